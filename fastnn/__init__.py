@@ -1,0 +1,26 @@
+"""fastnn: fast, checked, small fully-connected sigmoid networks.
+
+Layout and conventions: :mod:`fastnn.layout`. The same maths in plain numpy:
+:mod:`fastnn.reference`.
+"""
+
+from .data import load_digits, load_mat, load_mat_weights
+from .layout import debug_params, init_params, n_params, pack, unpack
+from .network import Objective, cost_grad, predict, predict_proba
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Objective",
+    "cost_grad",
+    "debug_params",
+    "init_params",
+    "load_digits",
+    "load_mat",
+    "load_mat_weights",
+    "n_params",
+    "pack",
+    "predict",
+    "predict_proba",
+    "unpack",
+]

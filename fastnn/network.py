@@ -1,0 +1,77 @@
+"""Public API of the network: validation, cost and gradient, prediction.
+
+Conventions: ``layers = (s1, ..., sL)``; X is ``(m, s1)`` (any real dtype and memory order);
+labels y are integers in ``0..K-1`` with ``K = sL``; ``params`` is the flat row-major layout of
+:mod:`fastnn.layout` (bias in column 0 of each Theta). Inputs are never modified.
+"""
+
+import numpy as np
+
+from . import reference
+from ._checks import check_dtype, check_lam, check_layers, check_params, check_X, check_y
+from .layout import n_params
+
+
+class Objective:
+    """Cost and gradient on fixed data, validated and converted once.
+
+    ``Objective(layers, X, y, lam)(params) -> (J, grad)`` is the callable to hand to
+    ``scipy.optimize.minimize(obj, p0, jac=True)``: J is a Python float, grad a fresh float64
+    vector shaped like params.
+
+    Parameters
+    ----------
+    layers : sequence of int, ``(s1, ..., sL)``, L >= 2.
+    X : (m, s1) real array. y : (m,) integer labels in 0..sL-1.
+    lam : float >= 0, L2 strength (biases are not regularised).
+    dtype : np.float64 (default) or np.float32, the precision of X and the products;
+        J and grad are float64 either way.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnn
+    >>> X, y = np.eye(3), np.array([0, 1, 2])
+    >>> obj = fastnn.Objective((3, 2, 3), X, y, lam=0.0)
+    >>> J, grad = obj(np.zeros(fastnn.n_params((3, 2, 3))))
+    >>> round(J, 6) == round(3 * np.log(2), 6), grad.shape
+    (True, (17,))
+    """
+
+    def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
+        self.layers = check_layers(layers)
+        self.dtype = check_dtype(dtype)
+        self.X = check_X(X, self.layers[0], self.dtype)
+        self.y = check_y(y, self.X.shape[0], self.layers[-1])
+        self.lam = check_lam(lam)
+        self.n_params = n_params(self.layers)
+
+    def __call__(self, params):
+        params = check_params(params, self.n_params)
+        return reference.cost_grad(params, self.layers, self.X, self.y, self.lam, self.dtype)
+
+
+def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
+    """Regularised cross-entropy J and its gradient: the drop-in for ``minimize(..., jac=True)``.
+
+    ``minimize(cost_grad, p0, args=(layers, X, y, lam), jac=True)``. Validates every call;
+    in a loop, build an :class:`Objective` once instead. See :class:`Objective` for the
+    arguments; returns ``(float, (n_params,) float64)``.
+    """
+    return Objective(layers, X, y, lam, dtype)(params)
+
+
+def _prepared(params, layers, X, dtype):
+    layers = check_layers(layers)
+    dtype = check_dtype(dtype)
+    return check_params(params, n_params(layers)), layers, check_X(X, layers[0], dtype), dtype
+
+
+def predict_proba(params, layers, X, dtype=np.float64):
+    """Output activations ``(m, K)`` of dtype: independent sigmoids, rows need not sum to 1."""
+    params, layers, X, dtype = _prepared(params, layers, X, dtype)
+    return reference.predict_proba(params, layers, X, dtype)
+
+
+def predict(params, layers, X, dtype=np.float64):
+    """Predicted labels ``(m,)`` int64 in 0..K-1: the most active output unit of each row."""
+    return np.argmax(predict_proba(params, layers, X, dtype), axis=1)

@@ -1,0 +1,144 @@
+"""Bad input is rejected before any computation, naming the argument; good input in other
+forms gives the same answer; inputs are never modified."""
+
+import numpy as np
+import pytest
+
+import fastnn
+from conftest import problem
+
+LAYERS = (4, 3, 3)
+
+
+@pytest.fixture
+def good():
+    params, X, y = problem(LAYERS, m=6)
+    return dict(params=params, layers=LAYERS, X=X, y=y, lam=1.0)
+
+
+def call_cost_grad(a):
+    return fastnn.cost_grad(a["params"], a["layers"], a["X"], a["y"], a["lam"])
+
+
+def call_objective(a):
+    return fastnn.Objective(a["layers"], a["X"], a["y"], a["lam"])(a["params"])
+
+
+def call_predict(a):
+    return fastnn.predict(a["params"], a["layers"], a["X"])
+
+
+def call_predict_proba(a):
+    return fastnn.predict_proba(a["params"], a["layers"], a["X"])
+
+
+ALL = [call_cost_grad, call_objective, call_predict, call_predict_proba]
+WITH_LABELS = [call_cost_grad, call_objective]
+
+
+def with_nan(a):
+    a = a.copy()
+    a.flat[0] = np.nan
+    return a
+
+
+def with_inf(a):
+    a = a.copy()
+    a.flat[-1] = -np.inf
+    return a
+
+
+BAD = [  # (calls, argument, bad value as a function of the good one, error, message)
+    (ALL, "params", lambda p: p[:-1], ValueError, "params must be a 1-D vector of length 27"),
+    (ALL, "params", lambda p: np.r_[p, 0.0], ValueError, "params must be a 1-D vector"),
+    (ALL, "params", lambda p: p.reshape(1, -1), ValueError, "params must be a 1-D vector"),
+    (ALL, "params", with_nan, ValueError, "params must be finite"),
+    (ALL, "params", with_inf, ValueError, "params must be finite"),
+    (ALL, "params", lambda p: p.astype(str), TypeError, "params must hold real numbers"),
+    (ALL, "X", lambda X: X[0], ValueError, "X must be 2-D"),
+    (ALL, "X", lambda X: X[:, :, None], ValueError, "X must be 2-D"),
+    (ALL, "X", lambda X: X[:, 1:], ValueError, "X must have 4 features"),
+    (ALL, "X", with_nan, ValueError, "X must be finite"),
+    (ALL, "X", with_inf, ValueError, "X must be finite"),
+    (ALL, "X", lambda X: X.astype(object), TypeError, "X must hold real numbers"),
+    (ALL, "X", lambda X: X.astype(str), TypeError, "X must hold real numbers"),
+    (ALL, "X", lambda X: X.astype(complex), TypeError, "X must hold real numbers"),
+    (ALL, "X", lambda X: X[:0], ValueError, "X must have at least one row"),
+    (ALL, "layers", lambda l: (4,), ValueError, "layers must have at least 2 sizes"),
+    (ALL, "layers", lambda l: (4, 0, 3), ValueError, "layers sizes must all be >= 1"),
+    (ALL, "layers", lambda l: (4, 2.5, 3), TypeError, "layers must be a sequence of ints"),
+    (ALL, "layers", lambda l: 4, TypeError, "layers must be a sequence of ints"),
+    (WITH_LABELS, "y", lambda y: y[:-1], ValueError, "y must be a 1-D vector of 6 labels"),
+    (WITH_LABELS, "y", lambda y: y[:, None], ValueError, "y must be a 1-D vector"),
+    (WITH_LABELS, "y", lambda y: y + 0.5, TypeError, "y must hold integer labels"),
+    (WITH_LABELS, "y", lambda y: np.r_[y[:-1], 3], ValueError, r"y labels must lie in 0\.\.2"),
+    (WITH_LABELS, "y", lambda y: np.r_[y[:-1], -1], ValueError, r"y labels must lie in 0\.\.2"),
+    (WITH_LABELS, "y", lambda y: y.astype(str), TypeError, "y must hold real numbers"),
+    (WITH_LABELS, "lam", lambda lam: -1.0, ValueError, "lam must be finite and >= 0"),
+    (WITH_LABELS, "lam", lambda lam: np.nan, ValueError, "lam must be finite and >= 0"),
+    (WITH_LABELS, "lam", lambda lam: np.inf, ValueError, "lam must be finite and >= 0"),
+    (WITH_LABELS, "lam", lambda lam: "1", TypeError, "lam must be a real number"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, arg, change, error, message",
+    [(c, *rest) for calls, *rest in BAD for c in calls],
+    ids=lambda v: v.__name__ if callable(v) and v.__name__.startswith("call") else None)
+def test_bad_input_is_rejected_with_its_name(good, call, arg, change, error, message):
+    good[arg] = change(good[arg])
+    with pytest.raises(error, match=message):
+        call(good)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float16, "float128", object, "f8x"])
+def test_bad_dtype_is_rejected(good, dtype):
+    with pytest.raises(TypeError, match="dtype must be np.float64 or np.float32"):
+        fastnn.cost_grad(good["params"], LAYERS, good["X"], good["y"], dtype=dtype)
+
+
+OTHER_FORMS = [
+    ("X", lambda X: np.asfortranarray(X)),
+    ("X", lambda X: np.repeat(X, 2, axis=1)[:, ::2]),  # strided columns
+    ("X", lambda X: X.tolist()),
+    ("y", lambda y: y.astype(np.int8)),
+    ("y", lambda y: y.astype(np.uint16)),
+    ("y", lambda y: y.astype(np.float64)),  # integral floats
+    ("y", lambda y: y.tolist()),
+    ("params", lambda p: p.tolist()),
+    ("lam", lambda lam: np.float32(lam)),
+    ("lam", lambda lam: 1),
+]
+
+
+@pytest.mark.parametrize("arg, change", OTHER_FORMS)
+def test_other_forms_give_the_same_answer(good, arg, change):
+    J, grad = call_cost_grad(good)
+    proba = call_predict_proba(good)
+    good[arg] = change(good[arg])
+    J2, grad2 = call_cost_grad(good)
+    assert J2 == J
+    np.testing.assert_array_equal(grad2, grad)
+    np.testing.assert_array_equal(call_predict_proba(good), proba)
+
+
+def test_float32_input_is_converted_to_the_compute_dtype(good):
+    X32 = good["X"].astype(np.float32)
+    J, grad = fastnn.cost_grad(good["params"], LAYERS, X32, good["y"])
+    J64, grad64 = fastnn.cost_grad(good["params"], LAYERS, X32.astype(np.float64), good["y"])
+    assert J == J64
+    np.testing.assert_array_equal(grad, grad64)
+
+
+@pytest.mark.parametrize("call", ALL)
+def test_inputs_are_not_modified(good, call):
+    copies = {k: np.copy(v) for k, v in good.items() if isinstance(v, np.ndarray)}
+    for a in copies.values():
+        a.flags.writeable = True
+    frozen = {k: v for k, v in good.items()}
+    for k in copies:
+        frozen[k] = good[k].copy()
+        frozen[k].flags.writeable = False  # a write would raise
+    call(frozen)
+    for k, v in copies.items():
+        np.testing.assert_array_equal(frozen[k], v)
