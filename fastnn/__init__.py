@@ -6,7 +6,8 @@ Layout and conventions: :mod:`fastnn.layout`. The same maths in plain numpy:
 
 from .data import load_digits, load_mat, load_mat_weights
 from .layout import debug_params, init_params, n_params, pack, unpack
-from .network import Objective, cost_grad, predict, predict_proba
+from ._threads import get_num_threads, set_num_threads, thread_limits
+from .network import Objective, cost_grad, predict, predict_proba, warmup
 
 __version__ = "0.1.0"
 
@@ -14,6 +15,7 @@ __all__ = [
     "Objective",
     "cost_grad",
     "debug_params",
+    "get_num_threads",
     "init_params",
     "load_digits",
     "load_mat",
@@ -22,5 +24,8 @@ __all__ = [
     "pack",
     "predict",
     "predict_proba",
+    "set_num_threads",
+    "thread_limits",
     "unpack",
+    "warmup",
 ]

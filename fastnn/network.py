@@ -5,11 +5,37 @@ labels y are integers in ``0..K-1`` with ``K = sL``; ``params`` is the flat row-
 :mod:`fastnn.layout` (bias in column 0 of each Theta). Inputs are never modified.
 """
 
+import functools
+
 import numpy as np
 
-from . import reference
+from . import kernels
 from ._checks import check_dtype, check_lam, check_layers, check_params, check_X, check_y
-from .layout import n_params
+from ._threads import run_parallel
+from .layout import n_params, unpack
+
+
+@functools.lru_cache(maxsize=32)
+def _weight_mask(layers):
+    """1.0 where params holds a weight, 0.0 where it holds a bias (read-only)."""
+    mask = np.ones(n_params(layers))
+    for theta in unpack(mask, layers):
+        theta[:, 0] = 0.0
+    mask.flags.writeable = False
+    return mask
+
+
+def _cost_grad(params, layers, X, y, lam, dtype):
+    """Validated inputs -> (J, grad): the kernel's sums, then the mean and the L2 penalty."""
+    loss, grad = run_parallel(kernels.cost_grad_sums, X, y, params.astype(dtype),
+                              np.array(layers, np.int64))
+    m = X.shape[0]
+    weights = params * _weight_mask(layers)
+    grad /= m
+    grad += (lam / m) * weights
+    # np.sum, not np.dot: a BLAS call here would wake BLAS threads that then spin against
+    # Numba's threads (measured: 2-3x slower evaluations on 2 cores).
+    return float(loss / m + lam / (2 * m) * np.sum(weights * weights)), grad
 
 
 class Objective:
@@ -47,7 +73,7 @@ class Objective:
 
     def __call__(self, params):
         params = check_params(params, self.n_params)
-        return reference.cost_grad(params, self.layers, self.X, self.y, self.lam, self.dtype)
+        return _cost_grad(params, self.layers, self.X, self.y, self.lam, self.dtype)
 
 
 def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
@@ -69,9 +95,19 @@ def _prepared(params, layers, X, dtype):
 def predict_proba(params, layers, X, dtype=np.float64):
     """Output activations ``(m, K)`` of dtype: independent sigmoids, rows need not sum to 1."""
     params, layers, X, dtype = _prepared(params, layers, X, dtype)
-    return reference.predict_proba(params, layers, X, dtype)
+    return run_parallel(kernels.output_activations, X, params.astype(dtype),
+                        np.array(layers, np.int64))
 
 
 def predict(params, layers, X, dtype=np.float64):
     """Predicted labels ``(m,)`` int64 in 0..K-1: the most active output unit of each row."""
     return np.argmax(predict_proba(params, layers, X, dtype), axis=1)
+
+
+def warmup(dtypes=(np.float64, np.float32)):
+    """Compile (or load from Numba's cache) every kernel for the given dtypes ahead of time."""
+    layers = (2, 2, 2)
+    params, X, y = np.zeros(n_params(layers)), np.zeros((1, 2)), np.zeros(1, np.int64)
+    for dtype in dtypes:
+        cost_grad(params, layers, X, y, dtype=dtype)
+        predict_proba(params, layers, X, dtype=dtype)

@@ -1,0 +1,53 @@
+"""Render a pytest-benchmark JSON file as the README's tables: medians and ratios per group.
+
+    python bench/report.py bench/results.json
+
+In each group the ratio is the numpy reference's median over the row's median (how many times
+faster than numpy), so figures from one run are compared only with each other.
+"""
+
+import json
+import sys
+from collections import defaultdict
+
+BASELINE = "numpy"
+
+
+def impl_of(bench):
+    return bench["params"].get("impl", bench["name"].split("[")[-1].rstrip("]"))
+
+
+def label(bench):
+    extra = {k: v for k, v in bench["params"].items() if k not in ("impl", "dtype", "m", "layers")}
+    return " ".join([impl_of(bench), *map(str, extra.values())])
+
+
+def fmt_extra(info):
+    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
+
+
+def render(data):
+    groups = defaultdict(list)
+    for bench in data["benchmarks"]:
+        groups[bench["group"]].append(bench)
+    lines = []
+    for group, benches in groups.items():
+        base = [b["stats"]["median"] for b in benches if impl_of(b) == BASELINE]
+        lines += [f"**{group}**", "", "| implementation | median | vs numpy | notes |",
+                  "|---|---:|---:|---|"]
+        for b in sorted(benches, key=lambda b: b["stats"]["median"]):
+            median = b["stats"]["median"]
+            ratio = f"{base[0] / median:.2f}×" if base else ""
+            lines.append(f"| {label(b)} | {median * 1e3:.2f} ms | {ratio} | "
+                         f"{fmt_extra(b.get('extra_info', {}))} |")
+        lines.append("")
+    info = data["machine_info"]
+    lines.append(f"Machine: {info.get('cpu', {}).get('brand_raw', '?')}, "
+                 f"{info.get('cpu', {}).get('count', '?')} cores; Python {info['python_version']}; "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items())))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as fh:
+        print(render(json.load(fh)))

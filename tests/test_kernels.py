@@ -1,0 +1,149 @@
+"""The Numba kernels against the numpy reference, over dtypes, depths and batch sizes."""
+
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from scipy.special import expit, log_expit
+
+import fastnn
+from fastnn import kernels, reference
+from conftest import DTYPES, RTOL, problem, rel_diff
+
+NETWORKS = [(4, 3), (5, 1, 2), (7, 6, 5), (9, 8, 7, 3), (3, 4, 5, 6, 2), (30, 25, 10)]
+BATCHES = [1, 7, 8, 9, 203]  # 8 rows make a group: below, at and off a multiple of it
+
+
+def assert_close(actual, expected, rtol):
+    """Norm-wise relative agreement, fair to gradient entries near zero."""
+    assert np.linalg.norm(actual - expected) <= rtol * np.linalg.norm(expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("layers", NETWORKS, ids=str)
+@pytest.mark.parametrize("m", BATCHES)
+def test_cost_grad_matches_reference(dtype, layers, m):
+    params, X, y = problem(layers, m, seed=m)
+    J, grad = fastnn.cost_grad(params, layers, X, y, lam=0.7, dtype=dtype)
+    J_ref, grad_ref = reference.cost_grad(params, layers, X, y, lam=0.7)
+    assert type(J) is float and grad.dtype == np.float64 and grad.shape == params.shape
+    assert J == pytest.approx(J_ref, rel=RTOL[dtype])
+    assert_close(grad, grad_ref, RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("layers", NETWORKS, ids=str)
+@pytest.mark.parametrize("m", BATCHES)
+def test_predict_matches_reference(dtype, layers, m):
+    params, X, _ = problem(layers, m, seed=m)
+    proba = fastnn.predict_proba(params, layers, X, dtype=dtype)
+    expected = reference.predict_proba(params, layers, X)
+    assert proba.dtype == dtype and proba.shape == (m, layers[-1])
+    assert_close(proba, expected, RTOL[dtype])
+    if dtype == np.float64:
+        np.testing.assert_array_equal(fastnn.predict(params, layers, X), expected.argmax(axis=1))
+
+
+def test_full_size_digits_match_reference(digits):
+    X, y = digits
+    layers = (400, 25, 10)
+    params = fastnn.init_params(layers, seed=3)
+    J, grad = fastnn.cost_grad(params, layers, X, y, lam=1.0)
+    J_ref, grad_ref = reference.cost_grad(params, layers, X, y, lam=1.0)
+    assert J == pytest.approx(J_ref, rel=1e-12)
+    assert_close(grad, grad_ref, 1e-12)
+
+
+@pytest.mark.parametrize("z", [-800.0, -30.0, -1.0, 0.0, 0.5, 30.0, 800.0])
+def test_scalar_kernels_match_scipy(z):
+    assert kernels.sigmoid(z) == pytest.approx(expit(z), rel=1e-15, abs=1e-300)
+    for target in (True, False):
+        loss, residual = kernels.log_loss(z, target)
+        assert loss == pytest.approx(-log_expit(z if target else -z), rel=1e-14, abs=1e-300)
+        assert residual == pytest.approx(expit(z) - target, rel=1e-14, abs=1e-300)
+    a = expit(z)
+    assert kernels.sigmoid_gradient_from_activation(a) == pytest.approx(
+        reference.sigmoid_gradient(z), rel=1e-14, abs=1e-300)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_saturated_units_give_finite_cost_matching_reference(dtype):
+    layers = (6, 5, 4)
+    params, X, y = problem(layers, 40, scale=50.0)
+    J, grad = fastnn.cost_grad(params, layers, X, y, dtype=dtype)
+    J_ref, grad_ref = reference.cost_grad(params, layers, X, y)
+    assert np.isfinite(J) and np.isfinite(grad).all() and J > 10
+    assert J == pytest.approx(J_ref, rel=RTOL[dtype])
+    assert_close(grad, grad_ref, RTOL[dtype])
+
+
+def test_each_call_returns_a_fresh_gradient():
+    layers = (4, 3, 2)
+    params, X, y = problem(layers, 10)
+    obj = fastnn.Objective(layers, X, y)
+    J1, g1 = obj(params)
+    keep = g1.copy()
+    J2, g2 = obj(params + 0.1)
+    assert g1 is not g2 and not np.shares_memory(g1, g2)
+    np.testing.assert_array_equal(g1, keep)
+
+
+def test_one_class_network():
+    layers = (3, 2, 1)
+    params, X, _ = problem(layers, 5)
+    y = np.zeros(5, int)
+    J, grad = fastnn.cost_grad(params, layers, X, y, lam=0.0)
+    J_ref, grad_ref = reference.cost_grad(params, layers, X, y)
+    assert J == pytest.approx(J_ref, rel=1e-12)
+    assert_close(grad, grad_ref, 1e-12)
+
+
+def test_python_threads_at_once_match_serial_calls():
+    layers = (20, 8, 5)
+    params, X, y = problem(layers, 500)
+    serial = [fastnn.cost_grad(params + i, layers, X, y, 1.0) for i in range(4)]
+    labels = fastnn.predict(params, layers, X)
+    results = [None] * 4
+
+    def work(i):
+        for _ in range(5):
+            results[i] = (fastnn.cost_grad(params + i, layers, X, y, 1.0),
+                          fastnn.predict(params, layers, X))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, ((J, grad), pred) in enumerate(results):
+        assert J == serial[i][0]
+        np.testing.assert_array_equal(grad, serial[i][1])
+        np.testing.assert_array_equal(pred, labels)
+
+
+BITS_SCRIPT = """
+import hashlib, numpy as np, fastnn
+X, y = fastnn.load_digits()
+layers = (400, 25, 10)
+p = fastnn.init_params(layers, seed=5)
+h = hashlib.sha256()
+for dtype in (np.float64, np.float32):
+    J, g = fastnn.cost_grad(p, layers, X, y, 1.0, dtype=dtype)
+    h.update(np.float64(J).tobytes()); h.update(g.tobytes())
+    h.update(fastnn.predict_proba(p, layers, X[:999], dtype=dtype).tobytes())
+print(fastnn.get_num_threads(), h.hexdigest())
+"""
+
+
+def run_with_threads(script, n):
+    env = {"NUMBA_NUM_THREADS": str(n), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, check=True).stdout.split()
+    assert out[0] == str(n)
+    return out[1]
+
+
+def test_one_and_two_threads_give_identical_bits():
+    assert run_with_threads(BITS_SCRIPT, 1) == run_with_threads(BITS_SCRIPT, 2)
