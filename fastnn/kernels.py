@@ -137,29 +137,29 @@ def _accumulate_outer(delta, e0, src, rows, c0, G):
 
 
 @kernel()
-def _forward_group(X, rows, w, layers, w_off, u_off, act):
-    """Hidden activations and the output pre-activation z_L of one group, into act."""
+def _forward_group(X, rows, w, layers, w_off, u_off, pre, act):
+    """Pre-activations z of every layer into pre, hidden activations sigma(z) into act."""
     n = layers.shape[0] - 1
     for l in range(n):
         W = w[w_off[l]:w_off[l + 1]].reshape(layers[l + 1], layers[l] + 1)
         if l == 0:
-            _affine(X, rows, 0, W, act, 0)
+            _affine(X, rows, 0, W, pre, 0)
         else:
-            _affine(act, _IDENT, u_off[l - 1], W, act, u_off[l])
+            _affine(act, _IDENT, u_off[l - 1], W, pre, u_off[l])
         if l < n - 1:
             for g in range(GROUP):
-                h = act[g, u_off[l]:u_off[l + 1]]
+                z, h = pre[g, u_off[l]:u_off[l + 1]], act[g, u_off[l]:u_off[l + 1]]
                 for j in range(h.shape[0]):
-                    h[j] = sigmoid(h[j])
+                    h[j] = sigmoid(z[j])
 
 
 @kernel()
-def _output_delta(act, y, rows, valid, z0, delta):
+def _output_delta(pre, y, rows, valid, z0, delta):
     """Loss summed over the group's real rows; output deltas sigma(z) - onehot (0 on padding)."""
     loss = 0.0
     delta[valid:, z0:] = 0
     for g in range(valid):
-        z, d = act[g, z0:], delta[g, z0:]
+        z, d = pre[g, z0:], delta[g, z0:]
         label = y[rows[g]]
         for k in range(z.shape[0]):
             lk, d[k] = log_loss(z[k], k == label)
@@ -197,18 +197,20 @@ def _backward_group(X, rows, w, layers, w_off, u_off, act, delta, grad):
 
 
 @kernel()
-def cost_grad_rows(X, y, w, layers, lo, hi, grad):
-    """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad."""
+def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
+    """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad
+    (left alone when not ``with_grad``)."""
     w_off, u_off = _offsets(layers)
-    act = np.empty((GROUP, u_off[-1]), w.dtype)
-    delta = np.empty_like(act)
+    pre = np.empty((GROUP, u_off[-1]), w.dtype)
+    act, delta = np.empty_like(pre), np.empty_like(pre)
     rows = np.empty(GROUP, np.int64)
     loss = 0.0
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
-        _forward_group(X, rows, w, layers, w_off, u_off, act)
-        loss += _output_delta(act, y, rows, valid, u_off[-2], delta)
-        _backward_group(X, rows, w, layers, w_off, u_off, act, delta, grad)
+        _forward_group(X, rows, w, layers, w_off, u_off, pre, act)
+        loss += _output_delta(pre, y, rows, valid, u_off[-2], delta)
+        if with_grad:
+            _backward_group(X, rows, w, layers, w_off, u_off, act, delta, grad)
     return loss
 
 
@@ -221,38 +223,43 @@ def cost_grad_sums(X, y, w, layers):
     losses = np.zeros(nc)
     for c in prange(nc):
         losses[c] = cost_grad_rows(X, y, w, layers, c * m // nc, (c + 1) * m // nc, partial[c])
-    grad = np.empty(P)
-    for p in prange(P):
-        s = 0.0
-        for c in range(nc):
-            s += partial[c, p]
-        grad[p] = s
+    grad = np.zeros(P)
     loss = 0.0
-    for c in range(nc):
+    for c in range(nc):  # fixed order: the same bits for any thread count
         loss += losses[c]
+        for p in range(P):
+            grad[p] += partial[c, p]
     return loss, grad
 
 
 @kernel()
-def _forward_rows(X, w, layers, lo, hi, out):
+def _forward_rows(X, w, layers, lo, hi, pre_out, act_out):
+    """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
     w_off, u_off = _offsets(layers)
-    act = np.empty((GROUP, u_off[-1]), w.dtype)
+    units, z0 = u_off[-1], u_off[-2]
+    pre = np.empty((GROUP, units), w.dtype)
+    act = np.empty_like(pre)
     rows = np.empty(GROUP, np.int64)
-    z0 = u_off[-2]
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
-        _forward_group(X, rows, w, layers, w_off, u_off, act)
+        _forward_group(X, rows, w, layers, w_off, u_off, pre, act)
         for g in range(valid):
-            for k in range(out.shape[1]):
-                out[r + g, k] = sigmoid(act[g, z0 + k])
+            for k in range(z0, units):
+                act[g, k] = sigmoid(pre[g, k])
+        pre_out[r:r + valid] = pre[:valid, units - pre_out.shape[1]:]
+        act_out[r:r + valid] = act[:valid, units - act_out.shape[1]:]
 
 
 @kernel(parallel=True)
-def output_activations(X, w, layers):
-    """Output layer h, (m, layers[-1]) of X's dtype."""
+def forward_states(X, w, layers, pre_cols, act_cols):
+    """The last ``pre_cols`` columns of z and ``act_cols`` of sigma(z), for every row.
+
+    Columns are the units of layers 2..L in order, the output layer last: ``(X, w, layers, 0,
+    K)`` gives just the output activations h, ``(..., units, units)`` every layer's state.
+    """
     m = X.shape[0]
-    out = np.empty((m, layers[-1]), X.dtype)
+    pre, act = np.empty((m, pre_cols), X.dtype), np.empty((m, act_cols), X.dtype)
     nc = n_chunks(m)
     for c in prange(nc):
-        _forward_rows(X, w, layers, c * m // nc, (c + 1) * m // nc, out)
-    return out
+        _forward_rows(X, w, layers, c * m // nc, (c + 1) * m // nc, pre, act)
+    return pre, act

@@ -95,8 +95,9 @@ def _prepared(params, layers, X, dtype):
 def predict_proba(params, layers, X, dtype=np.float64):
     """Output activations ``(m, K)`` of dtype: independent sigmoids, rows need not sum to 1."""
     params, layers, X, dtype = _prepared(params, layers, X, dtype)
-    return run_parallel(kernels.output_activations, X, params.astype(dtype),
-                        np.array(layers, np.int64))
+    _, h = run_parallel(kernels.forward_states, X, params.astype(dtype),
+                        np.array(layers, np.int64), 0, layers[-1])
+    return h
 
 
 def predict(params, layers, X, dtype=np.float64):
