@@ -16,11 +16,12 @@ BASELINE = "numpy"
 
 
 def impl_of(bench):
-    return bench["params"].get("impl", bench["name"].split("[")[-1].rstrip("]"))
+    return (bench["params"] or {}).get("impl", bench["name"].removeprefix("test_"))
 
 
 def label(bench):
-    extra = {k: v for k, v in bench["params"].items() if k not in ("impl", "dtype", "m", "layers")}
+    params = bench["params"] or {}
+    extra = {k: v for k, v in params.items() if k not in ("impl", "dtype", "m", "layers")}
     return " ".join([impl_of(bench), *map(str, extra.values())])
 
 

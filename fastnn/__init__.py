@@ -7,18 +7,25 @@ Layout and conventions: :mod:`fastnn.layout`. The same maths in plain numpy:
 from .data import load_digits, load_mat, load_mat_weights
 from .layout import debug_params, init_params, n_params, pack, unpack
 from ._threads import get_num_threads, set_num_threads, thread_limits
+from .estimator import NeuralNetClassifier, NotFittedError
 from .gradcheck import GradientCheck, check_gradients, check_nn_gradients
 from .network import Objective, cost_grad, predict, predict_proba, warmup
+from .train import SweepRow, TrainResult, format_sweep, stratified_split, sweep, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradientCheck",
+    "NeuralNetClassifier",
+    "NotFittedError",
     "Objective",
+    "SweepRow",
+    "TrainResult",
     "check_gradients",
     "check_nn_gradients",
     "cost_grad",
     "debug_params",
+    "format_sweep",
     "get_num_threads",
     "init_params",
     "load_digits",
@@ -29,7 +36,10 @@ __all__ = [
     "predict",
     "predict_proba",
     "set_num_threads",
+    "stratified_split",
+    "sweep",
     "thread_limits",
+    "train",
     "unpack",
     "warmup",
 ]

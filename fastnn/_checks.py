@@ -65,7 +65,8 @@ def check_X(X, n_features, dtype=np.float64):
     """Return X as a C-contiguous (m, n_features) array of dtype; m >= 1, all finite."""
     arr = _real_array(X, "X")
     if arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows, features), got {arr.ndim}-D")
+        raise ValueError(f"X must be 2-D (rows, features), got {arr.ndim}-D. Reshape your "
+                         "data: X.reshape(1, -1) for one row, X.reshape(-1, 1) for one feature")
     if arr.shape[0] == 0:
         raise ValueError("X must have at least one row, got an empty batch")
     if arr.shape[1] != n_features:

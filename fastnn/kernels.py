@@ -121,15 +121,17 @@ def _affine(src, rows, c0, W, dst, d0):
 
 
 @kernel()
-def _accumulate_outer(delta, e0, src, rows, c0, G):
-    """G[i, 0] += sum_g delta[g, e0+i];  G[i, 1+k] += sum_g delta[g, e0+i] src[rows[g], c0+k]."""
+def _accumulate_outer(delta, e0, src, rows, c0, G, bias=True):
+    """G[i, 1+k] += sum_g delta[g, e0+i] src[rows[g], c0+k], and G[i, 0] += sum_g delta[g, e0+i]
+    when ``bias`` (the bias input is 1)."""
     n = G.shape[1] - 1
     x0, x1, x2, x3, x4, x5, x6, x7 = _row_views(src, rows, c0, n)
     for i in range(G.shape[0]):
         e = e0 + i
         d0, d1, d2, d3 = delta[0, e], delta[1, e], delta[2, e], delta[3, e]
         d4, d5, d6, d7 = delta[4, e], delta[5, e], delta[6, e], delta[7, e]
-        G[i, 0] += ((d0 + d1) + (d2 + d3)) + ((d4 + d5) + (d6 + d7))
+        if bias:
+            G[i, 0] += ((d0 + d1) + (d2 + d3)) + ((d4 + d5) + (d6 + d7))
         g = G[i, 1:]
         for k in range(n):
             g[k] += (d0 * x0[k] + d1 * x1[k] + d2 * x2[k] + d3 * x3[k]
@@ -214,22 +216,102 @@ def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
     return loss
 
 
+@kernel()
+def _r_forward_group(X, rows, w, v, layers, w_off, u_off, act, rz, ra):
+    """Directional derivatives along v (Pearlmutter's R-operator) of every z into rz, and of
+    the hidden activations, R{a} = sigma'(z) R{z}, into ra."""
+    n = layers.shape[0] - 1
+    for l in range(n):
+        shape = (layers[l + 1], layers[l] + 1)
+        V = v[w_off[l]:w_off[l + 1]].reshape(shape)
+        if l == 0:  # the inputs do not depend on the weights: R{z_2} = V [1, x]
+            _affine(X, rows, 0, V, rz, 0)
+        else:  # R{z} = V [1, a] + W[:, 1:] R{a}
+            _affine(act, _IDENT, u_off[l - 1], V, rz, u_off[l])
+            W = w[w_off[l]:w_off[l + 1]].reshape(shape)
+            for g in range(GROUP):
+                below, out = ra[g, u_off[l - 1]:u_off[l]], rz[g, u_off[l]:u_off[l + 1]]
+                for i in range(out.shape[0]):
+                    wi = W[i, 1:]
+                    for q in range(below.shape[0]):
+                        out[i] += wi[q] * below[q]
+        if l < n - 1:
+            for g in range(GROUP):
+                for j in range(u_off[l], u_off[l + 1]):
+                    ra[g, j] = sigmoid_gradient_from_activation(act[g, j]) * rz[g, j]
+
+
+@kernel()
+def _r_backward_group(X, rows, w, v, layers, w_off, u_off, act, delta, rz, ra, rdelta, hv):
+    """Back-propagate deltas and their R{.} together; add R{gradient} of the group into hv."""
+    for l in range(layers.shape[0] - 2, -1, -1):
+        shape = (layers[l + 1], layers[l] + 1)
+        H = hv[w_off[l]:w_off[l + 1]].reshape(shape)
+        if l == 0:
+            _accumulate_outer(rdelta, u_off[0], X, rows, 0, H)
+            continue
+        # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
+        _accumulate_outer(rdelta, u_off[l], act, _IDENT, u_off[l - 1], H)
+        _accumulate_outer(delta, u_off[l], ra, _IDENT, u_off[l - 1], H, False)
+        W = w[w_off[l]:w_off[l + 1]].reshape(shape)
+        V = v[w_off[l]:w_off[l + 1]].reshape(shape)
+        for g in range(GROUP):
+            d, rd = delta[g, u_off[l]:u_off[l + 1]], rdelta[g, u_off[l]:u_off[l + 1]]
+            for j in range(layers[l]):
+                back, r_back = 0.0, 0.0
+                for i in range(d.shape[0]):
+                    back += W[i, 1 + j] * d[i]
+                    r_back += V[i, 1 + j] * d[i] + W[i, 1 + j] * rd[i]
+                below = u_off[l - 1] + j
+                a = act[g, below]
+                slope = sigmoid_gradient_from_activation(a)
+                delta[g, below] = back * slope
+                # R{sigma'(z)} = sigma''(z) R{z}, with sigma'' = sigma' (1 - 2 sigma)
+                rdelta[g, below] = r_back * slope + back * slope * (1.0 - 2.0 * a) * rz[g, below]
+
+
+@kernel()
+def hessp_rows(X, y, w, v, layers, lo, hi, hv):
+    """Serial worker: adds the Hessian of the summed loss over rows lo..hi-1 times v into hv."""
+    w_off, u_off = _offsets(layers)
+    pre = np.empty((GROUP, u_off[-1]), w.dtype)
+    act, delta, rz, ra, rdelta = (np.empty_like(pre), np.empty_like(pre), np.empty_like(pre),
+                                  np.empty_like(pre), np.empty_like(pre))
+    rows = np.empty(GROUP, np.int64)
+    z0 = u_off[-2]
+    for r in range(lo, hi, GROUP):
+        valid = _group_rows(r, hi, rows)
+        _forward_group(X, rows, w, layers, w_off, u_off, pre, act)
+        _output_delta(pre, y, rows, valid, z0, delta)
+        _r_forward_group(X, rows, w, v, layers, w_off, u_off, act, rz, ra)
+        rdelta[:, z0:] = 0
+        for g in range(valid):  # R{sigma(z) - y} = sigma'(z) R{z}
+            for k in range(z0, u_off[-1]):
+                rdelta[g, k] = sigmoid_gradient_from_activation(sigmoid(pre[g, k])) * rz[g, k]
+        _r_backward_group(X, rows, w, v, layers, w_off, u_off, act, delta, rz, ra, rdelta, hv)
+
+
 @kernel(parallel=True)
-def cost_grad_sums(X, y, w, layers):
-    """Summed loss (float) and summed gradient (float64, like w) over all rows of X."""
+def row_sums(X, y, w, v, layers, hessian):
+    """Sums over all rows of X, in a fixed order: (loss, gradient) of the loss, or with
+    ``hessian`` (0.0, Hessian of the loss times v). Float64, shaped like w."""
     m, P = X.shape[0], w.shape[0]
     nc = n_chunks(m)
     partial = np.zeros((nc, P), w.dtype)
     losses = np.zeros(nc)
     for c in prange(nc):
-        losses[c] = cost_grad_rows(X, y, w, layers, c * m // nc, (c + 1) * m // nc, partial[c])
-    grad = np.zeros(P)
+        lo, hi = c * m // nc, (c + 1) * m // nc
+        if hessian:
+            hessp_rows(X, y, w, v, layers, lo, hi, partial[c])
+        else:
+            losses[c] = cost_grad_rows(X, y, w, layers, lo, hi, partial[c])
+    total = np.zeros(P)
     loss = 0.0
     for c in range(nc):  # fixed order: the same bits for any thread count
         loss += losses[c]
         for p in range(P):
-            grad[p] += partial[c, p]
-    return loss, grad
+            total[p] += partial[c, p]
+    return loss, total
 
 
 @kernel()

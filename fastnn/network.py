@@ -27,8 +27,8 @@ def _weight_mask(layers):
 
 def _cost_grad(params, layers, X, y, lam, dtype):
     """Validated inputs -> (J, grad): the kernel's sums, then the mean and the L2 penalty."""
-    loss, grad = run_parallel(kernels.cost_grad_sums, X, y, params.astype(dtype),
-                              np.array(layers, np.int64))
+    w = params.astype(dtype)
+    loss, grad = run_parallel(kernels.row_sums, X, y, w, w, np.array(layers, np.int64), False)
     m = X.shape[0]
     weights = params * _weight_mask(layers)
     grad /= m
@@ -74,6 +74,20 @@ class Objective:
     def __call__(self, params):
         params = check_params(params, self.n_params)
         return _cost_grad(params, self.layers, self.X, self.y, self.lam, self.dtype)
+
+    def hessp(self, params, v):
+        """Exact Hessian of J at params times v, ``(n_params,)`` float64 (Pearlmutter's R-operator).
+
+        For ``minimize(obj, p0, jac=True, hessp=obj.hessp, method="Newton-CG")``.
+        """
+        params = check_params(params, self.n_params)
+        v = check_params(v, self.n_params, name="v")
+        _, hv = run_parallel(kernels.row_sums, self.X, self.y, params.astype(self.dtype),
+                             v.astype(self.dtype), np.array(self.layers, np.int64), True)
+        m = self.X.shape[0]
+        hv /= m
+        hv += (self.lam / m) * v * _weight_mask(self.layers)
+        return hv
 
 
 def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):

@@ -55,7 +55,7 @@ BAD = [  # (calls, argument, bad value as a function of the good one, error, mes
     (ALL, "params", with_nan, ValueError, "params must be finite"),
     (ALL, "params", with_inf, ValueError, "params must be finite"),
     (ALL, "params", lambda p: p.astype(str), TypeError, "params must hold real numbers"),
-    (ALL, "X", lambda X: X[0], ValueError, "X must be 2-D"),
+    (ALL, "X", lambda X: X[0], ValueError, "X must be 2-D.*Reshape your data"),
     (ALL, "X", lambda X: X[:, :, None], ValueError, "X must be 2-D"),
     (ALL, "X", lambda X: X[:, 1:], ValueError, "X must have 4 features"),
     (ALL, "X", with_nan, ValueError, "X must be finite"),

@@ -1,0 +1,268 @@
+"""Training: ``scipy.optimize.minimize`` (or plain gradient descent) on an :class:`Objective`.
+
+BLAS pools stay at one thread while training (see :mod:`fastnn._threads`). Nothing is lost on
+the way out: a callback's ``StopIteration``, Ctrl-C, a cost that turns non-finite or a
+gradient-descent run that blows up all end the run with a full :class:`TrainResult`.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize import OptimizeResult, minimize
+
+from ._checks import check_dtype, check_lam, check_X, check_y
+from ._threads import thread_limits
+from .layout import init_params
+from .network import Objective, predict
+
+GRADIENT_METHODS = ("CG", "BFGS", "L-BFGS-B", "TNC", "Newton-CG", "trust-ncg", "trust-krylov")
+HESSP_METHODS = ("Newton-CG", "trust-ncg", "trust-krylov")
+METHODS = GRADIENT_METHODS + ("gd",)
+DIVERGED = 100.0  # gradient descent stops once the cost exceeds this many times its start
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns. ``costs[i]`` is the cost after iteration i+1."""
+
+    params: np.ndarray
+    layers: tuple
+    costs: list
+    n_iter: int
+    nfev: int
+    seconds: float
+    train_accuracy: float
+    validation_accuracy: float | None
+    stopped: str  # "converged", "maxiter", "callback", "interrupted", "diverged" or "non-finite"
+    message: str
+    scipy_result: OptimizeResult | None = field(default=None, repr=False)
+
+    @property
+    def cost(self):
+        """The final cost (the cost of ``params``)."""
+        return self.costs[-1] if self.costs else float("nan")
+
+
+class _Stop(Exception):
+    """Raised inside the optimizer's loop to leave it; ``reason`` says why."""
+
+    def __init__(self, reason, message):
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+class _Tracker:
+    """Wraps the objective: counts evaluations, keeps the best point evaluated and the last
+    iterate accepted (both (cost, params)), and stops the optimizer when the cost or gradient
+    stops being finite instead of feeding it back."""
+
+    def __init__(self, objective):
+        self.objective, self.nfev = objective, 0
+        self.best = self.evaluated = self.accepted = None
+
+    def __call__(self, params):
+        J, grad = self.objective(params)
+        self.nfev += 1
+        if not (np.isfinite(J) and np.isfinite(grad).all()):
+            raise _Stop("non-finite", f"the cost or gradient became non-finite at evaluation "
+                        f"{self.nfev}; returning the last accepted parameters")
+        self.evaluated = (J, params.copy())
+        if self.best is None or J < self.best[0]:
+            self.best = self.evaluated
+        return J, grad
+
+    def accept(self, params, J=None):
+        """Record an iterate; its cost is looked up (or evaluated) when not given."""
+        if J is None:
+            hit = self.evaluated is not None and np.array_equal(self.evaluated[1], params)
+            J = self.evaluated[0] if hit else self(params)[0]
+        self.accepted = (float(J), np.array(params, dtype=np.float64))
+        return self.accepted[0]
+
+
+def stratified_split(y, fraction, seed):
+    """Indices (train, validation): ``fraction`` of each class, drawn with ``seed``."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation must be a fraction in (0, 1) or an (X, y) pair, got {fraction}")
+    rng = np.random.default_rng(seed)
+    held = []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        held.append(members[:int(round(fraction * members.size))])
+    held = np.sort(np.concatenate(held))
+    if held.size in (0, y.size):
+        raise ValueError(f"validation fraction {fraction} leaves no rows for one side")
+    return np.setdiff1d(np.arange(y.size), held), held
+
+
+def _split(X, y, validation, seed):
+    if validation is None:
+        return X, y, None, None
+    if isinstance(validation, tuple):
+        Xv, yv = validation
+        return X, y, np.asarray(Xv), np.asarray(yv)
+    train_idx, held = stratified_split(y, validation, seed)
+    return X[train_idx], y[train_idx], X[held], y[held]
+
+
+def _accuracy(params, layers, X, y, dtype):
+    return float(np.mean(predict(params, layers, X, dtype=dtype) == y))
+
+
+def _gradient_descent(fun, p0, maxiter, learning_rate, tol, callback):
+    """Plain gradient descent, the notebooks' version: p <- p - learning_rate * grad."""
+    p = p0.copy()
+    J, grad = fun(p)
+    start = J
+    for it in range(1, maxiter + 1):
+        step = p - learning_rate * grad
+        J_new, grad = fun(step)
+        if J_new > DIVERGED * start:
+            raise _Stop("diverged", f"gradient descent diverged at iteration {it} (cost "
+                        f"{J_new:.3g} from {start:.3g}): lower learning_rate; returning the "
+                        "last parameters before it")
+        p, converged = step, tol is not None and abs(J - J_new) < tol
+        J = J_new
+        callback(OptimizeResult(x=p, fun=J, nit=it))
+        if converged:
+            return "converged", f"cost changed by less than tol = {tol}"
+    return "maxiter", f"reached maxiter = {maxiter}"
+
+
+def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, tol=None,
+          dtype=np.float64, validation=None, callback=None, progress=False, learning_rate=1.0):
+    """Train a sigmoid network on (X, y) and report.
+
+    Parameters
+    ----------
+    X : (m, n) real array. y : (m,) integer labels 0..K-1 (K = max(y) + 1 output units).
+    hidden : hidden layer sizes; the network is ``(n, *hidden, K)``.
+    lam : L2 strength (biases not regularised).
+    method : a scipy method that uses the gradient (CG, BFGS, L-BFGS-B, TNC, Newton-CG,
+        trust-ncg, trust-krylov; the last three get exact Hessian-vector products) or "gd",
+        plain gradient descent with ``learning_rate``.
+    maxiter, tol : iteration limit and tolerance (scipy's ``tol``; for "gd" the change of the
+        cost between iterations).
+    seed : seeds the initial weights (:func:`fastnn.init_params`) and the validation split.
+    dtype : np.float64 or np.float32 compute precision.
+    validation : None, a fraction (a split stratified by class) or an ``(X_val, y_val)`` pair.
+    callback : ``callback(intermediate_result)`` after every iteration, scipy's new form
+        (``.x``, ``.fun``, ``.nit``); raising StopIteration ends training early.
+    progress : show a progress bar (tqdm) with the iteration and the cost.
+
+    Returns
+    -------
+    TrainResult. Ctrl-C during training returns the best result so far.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    maxiter = int(maxiter)
+    if maxiter < 1:
+        raise ValueError(f"maxiter must be >= 1, got {maxiter}")
+    dtype, lam = check_dtype(dtype), check_lam(lam)
+    X = check_X(X, np.shape(X)[-1] if np.ndim(X) else 0)
+    y = check_y(y, X.shape[0], np.iinfo(np.int64).max)
+    layers = (X.shape[1], *hidden, int(y.max()) + 1)
+    X_fit, y_fit, X_val, y_val = _split(X, y, validation, seed)
+    objective = Objective(layers, X_fit, y_fit, lam, dtype)
+    tracker = _Tracker(objective)
+    costs = []
+    bar = _progress_bar(maxiter, method) if progress else None
+
+    def on_iteration(intermediate_result):  # scipy knows its new form by this name
+        state = intermediate_result
+        if isinstance(state, OptimizeResult):
+            x, J = state.x, tracker.accept(state.x, state.fun)
+        else:  # TNC passes x alone
+            x, J = state, tracker.accept(state)
+        costs.append(J)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(cost=f"{J:.5f}")
+        if callback is not None:
+            try:
+                callback(OptimizeResult(x=x, fun=J, nit=len(costs)))
+            except StopIteration:
+                raise _Stop("callback", "stopped by the callback") from None
+        if len(costs) >= maxiter:  # TNC has no iteration limit of its own
+            raise _Stop("maxiter", f"reached maxiter = {maxiter}")
+
+    p0 = init_params(layers, seed)
+    scipy_result = None
+    start = time.perf_counter()
+    try:
+        with thread_limits():
+            if method == "gd":
+                stopped, message = _gradient_descent(tracker, p0, maxiter, learning_rate,
+                                                     tol, on_iteration)
+            else:
+                scipy_result = minimize(
+                    tracker, p0, jac=True, method=method, tol=tol, callback=on_iteration,
+                    hessp=objective.hessp if method in HESSP_METHODS else None,
+                    options={} if method == "TNC" else {"maxiter": maxiter})
+                stopped = "converged" if scipy_result.success else "maxiter"
+                message = str(scipy_result.message)
+    except _Stop as stop:
+        stopped, message = stop.reason, stop.message
+    except KeyboardInterrupt:
+        stopped, message = "interrupted", "interrupted (Ctrl-C): returning the best result so far"
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - start
+
+    if scipy_result is not None:
+        final_cost, params = float(scipy_result.fun), scipy_result.x
+    elif stopped == "interrupted" and tracker.best is not None:
+        final_cost, params = tracker.best
+    elif tracker.accepted is not None:
+        final_cost, params = tracker.accepted
+    else:
+        final_cost, params = tracker.accept(p0), p0
+    if not costs or costs[-1] != final_cost:
+        costs.append(final_cost)
+    return TrainResult(
+        params=params, layers=layers, costs=costs, n_iter=len(costs), nfev=tracker.nfev,
+        seconds=seconds, train_accuracy=_accuracy(params, layers, X_fit, y_fit, dtype),
+        validation_accuracy=(None if X_val is None
+                             else _accuracy(params, layers, X_val, y_val, dtype)),
+        stopped=stopped, message=message, scipy_result=scipy_result)
+
+
+def _progress_bar(total, method):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"training ({method})", unit="it", leave=False)
+
+
+class SweepRow(NamedTuple):
+    lam: float
+    cost: float
+    train_accuracy: float
+    validation_accuracy: float
+    seconds: float
+
+
+def sweep(X, y, lams, hidden=(25,), validation=0.2, **train_kwargs):
+    """Train once per lambda on the same split and start: the notebooks' lambda experiment.
+
+    Returns a list of :class:`SweepRow` (lam, final cost, training and validation accuracy,
+    seconds); ``format_sweep`` renders it as a table.
+    """
+    rows = []
+    for lam in lams:
+        result = train(X, y, hidden=hidden, lam=lam, validation=validation, **train_kwargs)
+        rows.append(SweepRow(float(lam), result.cost, result.train_accuracy,
+                             result.validation_accuracy, result.seconds))
+    return rows
+
+
+def format_sweep(rows):
+    """A plain-text table of :func:`sweep` rows."""
+    lines = [f"{'lambda':>8} {'cost':>9} {'train':>8} {'validation':>10} {'seconds':>8}"]
+    for r in rows:
+        lines.append(f"{r.lam:>8g} {r.cost:>9.4f} {r.train_accuracy:>8.2%} "
+                     f"{r.validation_accuracy:>10.2%} {r.seconds:>8.2f}")
+    return "\n".join(lines)
