@@ -5,7 +5,9 @@ Layout and conventions: :mod:`fastnn.layout`. The same maths in plain numpy:
 """
 
 from .data import load_digits, load_mat, load_mat_weights
+from . import plot
 from .layout import debug_params, init_params, n_params, pack, unpack
+from .model import Model, load_model, save_model
 from ._threads import get_num_threads, set_num_threads, thread_limits
 from .estimator import NeuralNetClassifier, NotFittedError
 from .gradcheck import GradientCheck, check_gradients, check_nn_gradients
@@ -16,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradientCheck",
+    "Model",
     "NeuralNetClassifier",
     "NotFittedError",
     "Objective",
@@ -31,10 +34,13 @@ __all__ = [
     "load_digits",
     "load_mat",
     "load_mat_weights",
+    "load_model",
     "n_params",
     "pack",
     "predict",
+    "plot",
     "predict_proba",
+    "save_model",
     "set_num_threads",
     "stratified_split",
     "sweep",

@@ -41,7 +41,8 @@ def _loadmat(path, names):
         contents = scipy.io.loadmat(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
-    except (ValueError, TypeError, OSError, NotImplementedError) as err:
+    except (ValueError, TypeError, OSError, NotImplementedError,
+            scipy.io.matlab.MatReadError) as err:
         raise ValueError(f"{path}: not a readable MATLAB .mat file ({err})") from None
     missing = [n for n in names if n not in contents]
     if missing:

@@ -1,0 +1,237 @@
+"""The ``fastnn`` command line: train, predict, check-grad, sweep, bench.
+
+Errors in what the user gave (a missing file, a foreign file, bad values) end with one line
+``fastnn: error: ...`` and exit code 1; bad arguments give argparse's usage and exit code 2.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import data, metrics
+from .gradcheck import check_gradients, check_nn_gradients
+from .layout import init_params
+from .model import load_model, save_model
+from .network import predict_proba
+from .train import METHODS, format_sweep, stratified_split, sweep, train
+
+
+def load_data(path):
+    """(X, y, description): the bundled digits, a MATLAB ``.mat`` or an ``.npz`` with X, y."""
+    if path is None:
+        X, y = data.load_digits()
+        return X, y, "the bundled digits"
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".mat":
+        X, y = data.load_mat(path)
+    elif path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if "X" not in f.files:
+                    raise ValueError(f"{path}: no array named X (found {f.files})")
+                X, y = f["X"], (f["y"] if "y" in f.files else None)
+        except (OSError, EOFError) as err:
+            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+    else:
+        raise ValueError(f"{path}: expected a .mat or .npz data file")
+    return X, y, str(path)
+
+
+def cmd_train(args):
+    X, y, source = load_data(args.data)
+    if y is None:
+        raise ValueError(f"{source}: training needs labels (an array named y)")
+    progress = not args.quiet and sys.stderr.isatty()
+    X, y = np.asarray(X), np.asarray(y).ravel()
+    validation, X_report, y_report, part = None, X, y, "training data"
+    if args.validation:
+        fit, held = stratified_split(y, args.validation, args.seed)
+        validation = (X[held], y[held])
+        X, y, X_report, y_report = X[fit], y[fit], X[held], y[held]
+        part = "validation split"
+    result = train(X, y, hidden=tuple(args.hidden), lam=args.lam, method=args.method,
+                   maxiter=args.maxiter, seed=args.seed, dtype=args.dtype,
+                   validation=validation, progress=progress)
+    layers, params = result.layers, result.params
+    labels = [str(k) for k in range(layers[-1])]
+    predicted = np.argmax(predict_proba(params, layers, X_report, dtype=args.dtype), axis=1)
+    print(f"trained {'-'.join(map(str, layers))} on {source} ({len(y)} training rows) with "
+          f"{args.method}, lambda = {args.lam:g}: {result.n_iter} iterations, "
+          f"{result.nfev} evaluations ({result.stopped})")
+    print(f"per-class scores on the {part} ({len(y_report)} rows):")
+    print(metrics.classification_report(y_report, predicted, labels))
+    print(f"training accuracy   {result.train_accuracy:.2%}")
+    if result.validation_accuracy is not None:
+        print(f"validation accuracy {result.validation_accuracy:.2%}")
+    print(f"final cost          {result.cost:.5f}")
+    print(f"wall time           {result.seconds:.2f} s")
+    if args.save:
+        save_model(args.save, params, layers, dtype=args.dtype, labels=labels,
+                   lam=args.lam, method=args.method, seed=args.seed, data=source,
+                   train_accuracy=result.train_accuracy,
+                   validation_accuracy=result.validation_accuracy)
+        print(f"saved the model to {args.save}")
+    if args.plots:
+        written = write_plots(Path(args.plots), X_report, y_report, predicted, params, layers,
+                              result.costs)
+        print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def write_plots(folder, X, y, predicted, params, layers, costs):
+    from . import plot
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / name for name in ("digits.png", "hidden.png", "confusion.png", "cost.png")]
+    plot.digits(X, y, predicted, path=paths[0])
+    if np.sqrt(layers[0]) % 1 == 0 and len(layers) > 2:
+        plot.hidden_units(params, layers, path=paths[1])
+    else:
+        paths.remove(paths[1])
+    plot.confusion(metrics.confusion_matrix(y, predicted, layers[-1]), path=paths[-2])
+    plot.cost_curve(costs, path=paths[-1])
+    return paths
+
+
+def cmd_predict(args):
+    from .image import load_digit_image
+
+    model = load_model(args.model)
+    if args.data:
+        X, y, source = load_data(args.data)
+        _check_width(model, X.shape[1], source)
+        predicted = model.predict(X)
+        print(f"predicted {len(predicted)} rows of {source}")
+        if y is not None:
+            print(f"accuracy {np.mean(predicted == np.asarray(y).astype(str)):.2%}")
+        return 0
+    if not args.images:
+        raise ValueError("give IMAGE files to predict, or --data FILE")
+    _check_width(model, 400, "a 20x20 image")
+    for path in args.images:
+        proba = model.predict_proba(load_digit_image(path)[None, :])[0]
+        k = int(np.argmax(proba))
+        print(f"{path}: {model.labels[k]} (confidence {proba[k] / proba.sum():.1%})")
+    return 0
+
+
+def _check_width(model, width, what):
+    if model.layers[0] != width:
+        raise ValueError(f"the model takes {model.layers[0]} inputs, {what} gives {width}")
+
+
+def cmd_check_grad(args):
+    start = time.perf_counter()
+    if args.full:
+        X, y = data.load_digits()
+        layers = (400, 25, 10)
+        check = check_gradients(init_params(layers, seed=0), layers, X, y, lam=args.lam)
+        what = "400-25-10 on the 5000 bundled digits"
+    else:
+        check = check_nn_gradients(lam=args.lam)
+        what = "the classic 3-5-3 network"
+    seconds = time.perf_counter() - start
+    print(f"checked {check.indices.size} parameters of {what}, lambda = {args.lam:g}")
+    print(f"relative difference {check.rel_diff:.3e} (max |difference| "
+          f"{check.max_abs_diff:.3e} at parameter {check.worst}) in {seconds:.2f} s")
+    return 0 if check.rel_diff < 1e-7 else 3
+
+
+def cmd_sweep(args):
+    X, y, source = load_data(args.data)
+    rows = sweep(X, y, args.lam, hidden=tuple(args.hidden), validation=args.validation,
+                 maxiter=args.maxiter, seed=args.seed)
+    print(f"lambda sweep on {source}, validation fraction {args.validation:g}")
+    print(format_sweep(rows))
+    return 0
+
+
+def cmd_bench(args):
+    """Run ``bench/`` of the repository in the current folder (or beside the package)."""
+    places = [Path.cwd() / "bench", Path(__file__).resolve().parent.parent / "bench"]
+    bench = next((p for p in places if (p / "report.py").exists()), None)
+    if bench is None:
+        raise FileNotFoundError("fastnn bench runs the benchmarks of a source checkout: "
+                                "run it from the repository's root folder")
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path = Path(tmp) / "results.json"
+        run = subprocess.run([sys.executable, "-m", "pytest", str(bench), "-q",
+                              f"--benchmark-json={json_path}", *args.pytest_args])
+        if run.returncode != 0:
+            return run.returncode
+        subprocess.run([sys.executable, str(bench / "report.py"), str(json_path)], check=True)
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="fastnn", description="Fast, checked small sigmoid networks.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def data_arg(s):
+        s.add_argument("--data", metavar="FILE",
+                       help=".mat (MATLAB conventions) or .npz with X and y; default: the bundled digits")
+
+    def training_args(s):
+        s.add_argument("--hidden", type=int, nargs="+", default=[25], metavar="N",
+                       help="hidden layer sizes (default 25)")
+        s.add_argument("--maxiter", type=int, default=400)
+        s.add_argument("--seed", type=int, default=0)
+
+    t = sub.add_parser("train", help="train a network and report per-class scores")
+    data_arg(t)
+    training_args(t)
+    t.add_argument("--lam", type=float, default=1.0, help="L2 strength (default 1)")
+    t.add_argument("--method", default="L-BFGS-B", choices=METHODS)
+    t.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    t.add_argument("--validation", type=float, default=0.0, metavar="FRACTION",
+                   help="hold out this fraction, stratified by class (default none)")
+    t.add_argument("--save", metavar="MODEL.npz", help="write the trained model")
+    t.add_argument("--plots", metavar="DIR", help="write PNG pictures into DIR")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(run=cmd_train)
+
+    pr = sub.add_parser("predict", help="predict digits in images (or a data file)")
+    pr.add_argument("--model", required=True, metavar="MODEL.npz")
+    pr.add_argument("images", nargs="*", metavar="IMAGE", help="PNG or JPEG pictures of one digit")
+    data_arg(pr)
+    pr.set_defaults(run=cmd_predict)
+
+    c = sub.add_parser("check-grad", help="check backprop against central differences")
+    c.add_argument("--full", action="store_true", help="all of 400-25-10 on the bundled digits")
+    c.add_argument("--lam", type=float, default=0.0)
+    c.set_defaults(run=cmd_check_grad)
+
+    s = sub.add_parser("sweep", help="train for several lambdas, compare on a validation split")
+    data_arg(s)
+    training_args(s)
+    s.add_argument("--lam", type=float, nargs="+", default=[0, 1, 3, 10, 50])
+    s.add_argument("--validation", type=float, default=0.2)
+    s.set_defaults(run=cmd_sweep)
+
+    b = sub.add_parser("bench", help="run the benchmarks and print the README tables; "
+                       "further arguments go to pytest (e.g. -k cost_grad)")
+    b.set_defaults(run=cmd_bench)
+    return p
+
+
+def main(argv=None):
+    p = parser()
+    args, rest = p.parse_known_args(argv)
+    if rest and args.command != "bench":
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.pytest_args = rest
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, OSError, ImportError) as err:
+        print(f"fastnn: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("fastnn: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,153 @@
+"""The command line, run as a user would: ``python -m fastnn ...`` in a subprocess."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastnn
+from conftest import EX4WEIGHTS, needs_ex4weights
+
+pytest.importorskip("matplotlib")
+Image = pytest.importorskip("PIL.Image")
+
+
+def run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "fastnn", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def small_npz(digits, tmp_path_factory):
+    X, y = digits
+    keep = np.concatenate([np.flatnonzero(y == k)[:40] for k in range(10)])
+    path = tmp_path_factory.mktemp("data") / "small.npz"
+    np.savez(path, X=X[keep], y=y[keep])
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(digits, tmp_path_factory):
+    X, y = digits
+    result = fastnn.train(X, y, maxiter=120)
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    fastnn.save_model(path, result.params, result.layers)
+    return path
+
+
+def render(row, path, scale=5):
+    """A dataset row as a picture a person might draw: dark ink on white, larger, PNG or JPEG."""
+    img = row.reshape(20, 20, order="F")
+    pixels = np.uint8(np.round(255 * (1 - img)))
+    Image.fromarray(pixels).resize((20 * scale, 20 * scale), Image.BILINEAR).save(path)
+    return path
+
+
+def test_train_reports_saves_and_draws(small_npz, tmp_path):
+    out = run("train", "--data", small_npz, "--hidden", 10, "--maxiter", 30, "--validation",
+              0.25, "--save", tmp_path / "m.npz", "--plots", tmp_path / "plots", "--quiet",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "precision" in line)
+    assert lines[header].split() == ["class", "precision", "recall", "F1", "support"]
+    assert [line.split()[0] for line in lines[header + 1:header + 11]] == list("0123456789")
+    assert all(int(line.split()[-1]) == 10 for line in lines[header + 1:header + 11])
+    assert "validation accuracy" in out.stdout and "wall time" in out.stdout
+    model = fastnn.load_model(tmp_path / "m.npz")
+    assert model.layers == (400, 10, 10) and model.meta["method"] == "L-BFGS-B"
+    for name, min_size in [("digits", 300), ("hidden", 200), ("confusion", 300), ("cost", 300)]:
+        with Image.open(tmp_path / "plots" / f"{name}.png") as img:
+            assert img.format == "PNG" and min(img.size) >= min_size
+
+
+def test_predict_recognises_rendered_digits(digits, model_file, tmp_path):
+    X, y = digits
+    rows = np.random.default_rng(0).choice(len(y), 20, replace=False)
+    paths = [render(X[i], tmp_path / f"digit{n}.{'png' if n % 2 else 'jpg'}")
+             for n, i in enumerate(rows)]
+    out = run("predict", "--model", model_file, *paths, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    predicted = [int(line.split(": ")[1].split()[0]) for line in out.stdout.splitlines()]
+    assert np.mean(np.array(predicted) == y[rows]) >= 0.85
+    assert "confidence" in out.stdout
+
+
+@needs_ex4weights
+def test_course_weights_predict_through_the_cli(digits, tmp_path):
+    X, y = digits
+    params, layers = fastnn.load_mat_weights(EX4WEIGHTS)
+    fastnn.save_model(tmp_path / "course.npz", params, layers)
+    rows = np.random.default_rng(1).choice(len(y), 20, replace=False)
+    paths = [render(X[i], tmp_path / f"d{n}.png") for n, i in enumerate(rows)]
+    out = run("predict", "--model", tmp_path / "course.npz", *paths, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    predicted = [int(line.split(": ")[1].split()[0]) for line in out.stdout.splitlines()]
+    assert np.mean(np.array(predicted) == y[rows]) >= 0.8
+
+
+def test_predict_a_data_file(small_npz, model_file, tmp_path):
+    out = run("predict", "--model", model_file, "--data", small_npz, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("accuracy ")[1].rstrip("%\n")) / 100
+    X, y = np.load(small_npz)["X"], np.load(small_npz)["y"]
+    expected = np.mean(fastnn.load_model(model_file).predict(X) == y.astype(str))
+    assert accuracy == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("extra", [[], ["--lam", "3"]])
+def test_check_grad(extra, tmp_path):
+    out = run("check-grad", *extra, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rel = float(out.stdout.split("relative difference ")[1].split()[0])
+    assert rel < 1e-9
+
+
+def test_sweep(small_npz, tmp_path):
+    out = run("sweep", "--data", small_npz, "--lam", 0, 10, "--hidden", 8, "--maxiter", 20,
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = out.stdout.splitlines()[-2:]
+    assert [float(r.split()[0]) for r in rows] == [0.0, 10.0]
+
+
+def test_bench_runs_the_benchmarks():
+    repository = Path(__file__).resolve().parents[1]
+    out = run("bench", "-k", "test_predict and f64", cwd=repository)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 passed" in out.stdout
+    assert "**predict 400-25-10, 5000 digits, f64**" in out.stdout  # the report's table
+    assert "| numpy |" in out.stdout and "| 1.00× |" in out.stdout
+
+
+def test_bench_outside_a_checkout_says_so(tmp_path):
+    out = run("bench", cwd=tmp_path)
+    assert out.returncode == 1 and "source checkout" in out.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["train", "--maxiter", "many"], ["train", "--method", "Adam"],
+                                  ["predict"], ["fly"]])
+def test_bad_arguments_give_usage_and_exit_2(args, tmp_path):
+    out = run(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "usage: fastnn" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("make, args", [
+    (None, ["train", "--data", "missing.mat"]),
+    (None, ["predict", "--model", "missing.npz", "x.png"]),
+    (lambda p: p.write_bytes(b"not a zip"), ["predict", "--model", "{f}", "x.png"]),
+    (lambda p: p.write_text("hello"), ["train", "--data", "{f}.mat"]),
+])
+def test_bad_files_give_one_clear_line(make, args, tmp_path):
+    target = tmp_path / "file"
+    if make is not None:
+        make(target)
+        if any(a.endswith(".mat") for a in args):
+            target.rename(tmp_path / "file.mat")
+    out = run(*[a.format(f=target) for a in args], cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.startswith("fastnn: error: ") and out.stderr.count("\n") == 1
+    assert "Traceback" not in out.stderr
