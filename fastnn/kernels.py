@@ -291,27 +291,38 @@ def hessp_rows(X, y, w, v, layers, lo, hi, hv):
         _r_backward_group(X, rows, w, v, layers, w_off, u_off, act, delta, rz, ra, rdelta, hv)
 
 
-@kernel(parallel=True)
-def row_sums(X, y, w, v, layers, hessian):
-    """Sums over all rows of X, in a fixed order: (loss, gradient) of the loss, or with
-    ``hessian`` (0.0, Hessian of the loss times v). Float64, shaped like w."""
-    m, P = X.shape[0], w.shape[0]
-    nc = n_chunks(m)
-    partial = np.zeros((nc, P), w.dtype)
-    losses = np.zeros(nc)
-    for c in prange(nc):
-        lo, hi = c * m // nc, (c + 1) * m // nc
-        if hessian:
-            hessp_rows(X, y, w, v, layers, lo, hi, partial[c])
-        else:
-            losses[c] = cost_grad_rows(X, y, w, layers, lo, hi, partial[c])
-    total = np.zeros(P)
-    loss = 0.0
-    for c in range(nc):  # fixed order: the same bits for any thread count
-        loss += losses[c]
-        for p in range(P):
+@kernel()
+def _fixed_order_sum(partial):
+    """Sum the rows of partial in order, in float64: the same bits for any thread count."""
+    total = np.zeros(partial.shape[1])
+    for c in range(partial.shape[0]):
+        for p in range(partial.shape[1]):
             total[p] += partial[c, p]
-    return loss, total
+    return total
+
+
+@kernel(parallel=True)
+def cost_grad_sums(X, y, w, layers):
+    """Loss and gradient (float64, like w) summed over all rows of X."""
+    m = X.shape[0]
+    nc = n_chunks(m)
+    partial = np.zeros((nc, w.shape[0]), w.dtype)
+    losses = np.zeros((nc, 1))
+    for c in prange(nc):
+        losses[c, 0] = cost_grad_rows(X, y, w, layers, c * m // nc, (c + 1) * m // nc,
+                                      partial[c])
+    return _fixed_order_sum(losses)[0], _fixed_order_sum(partial)
+
+
+@kernel(parallel=True)
+def hessp_sums(X, y, w, v, layers):
+    """Hessian of the summed loss times v (float64, like w), summed over all rows of X."""
+    m = X.shape[0]
+    nc = n_chunks(m)
+    partial = np.zeros((nc, w.shape[0]), w.dtype)
+    for c in prange(nc):
+        hessp_rows(X, y, w, v, layers, c * m // nc, (c + 1) * m // nc, partial[c])
+    return _fixed_order_sum(partial)
 
 
 @kernel()

@@ -27,8 +27,8 @@ def _weight_mask(layers):
 
 def _cost_grad(params, layers, X, y, lam, dtype):
     """Validated inputs -> (J, grad): the kernel's sums, then the mean and the L2 penalty."""
-    w = params.astype(dtype)
-    loss, grad = run_parallel(kernels.row_sums, X, y, w, w, np.array(layers, np.int64), False)
+    loss, grad = run_parallel(kernels.cost_grad_sums, X, y, params.astype(dtype),
+                              np.array(layers, np.int64))
     m = X.shape[0]
     weights = params * _weight_mask(layers)
     grad /= m
@@ -82,8 +82,8 @@ class Objective:
         """
         params = check_params(params, self.n_params)
         v = check_params(v, self.n_params, name="v")
-        _, hv = run_parallel(kernels.row_sums, self.X, self.y, params.astype(self.dtype),
-                             v.astype(self.dtype), np.array(self.layers, np.int64), True)
+        hv = run_parallel(kernels.hessp_sums, self.X, self.y, params.astype(self.dtype),
+                          v.astype(self.dtype), np.array(self.layers, np.int64))
         m = self.X.shape[0]
         hv /= m
         hv += (self.lam / m) * v * _weight_mask(self.layers)
