@@ -82,5 +82,7 @@ DTYPES = {"f64": np.float64, "f32": np.float32}
 def synthetic(layers, m, seed=0):
     """Digit-like random data: X in [0, 1) (m, layers[0]), labels, and initial params."""
     rng = np.random.default_rng(seed)
-    X = rng.random((m, layers[0]))
+    X = np.empty((m, layers[0]))
+    for i in range(0, m, 1000):  # in place: no temporary as large as X (memory benchmark)
+        X[i:i + 1000] = rng.random((min(1000, m - i), layers[0]))
     return X, rng.integers(0, layers[-1], m), fastnn.init_params(layers, seed=seed)

@@ -33,12 +33,13 @@ def load_data(path):
         X, y = data.load_mat(path)
     elif path.suffix == ".npz":
         try:
-            with np.load(path, allow_pickle=False) as f:
-                if "X" not in f.files:
-                    raise ValueError(f"{path}: no array named X (found {f.files})")
-                X, y = f["X"], (f["y"] if "y" in f.files else None)
-        except (OSError, EOFError) as err:
-            raise ValueError(f"{path}: not a readable .npz file ({err})") from None
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
+                names = f.files
+                X, y = f.get("X"), f.get("y")
+        except Exception as err:  # truncated, foreign or pickled
+            raise ValueError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
+        if X is None:
+            raise ValueError(f"{path}: no array named X (found {names})")
     else:
         raise ValueError(f"{path}: expected a .mat or .npz data file")
     return X, y, str(path)

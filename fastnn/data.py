@@ -37,13 +37,13 @@ def load_digits():
 
 def _loadmat(path, names):
     """The named variables of a .mat file; clear errors for unreadable files or missing names."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     try:
         contents = scipy.io.loadmat(path)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
-    except (ValueError, TypeError, OSError, NotImplementedError,
-            scipy.io.matlab.MatReadError) as err:
-        raise ValueError(f"{path}: not a readable MATLAB .mat file ({err})") from None
+    except Exception as err:  # a hostile file can fail deep inside scipy in many ways
+        raise ValueError(f"{path}: not a readable MATLAB .mat file "
+                         f"({type(err).__name__}: {err})") from None
     missing = [n for n in names if n not in contents]
     if missing:
         found = sorted(k for k in contents if not k.startswith("__"))
@@ -71,6 +71,10 @@ def load_mat(path):
         raise ValueError(f"{path}: y has {y.shape[0]} labels for {X.shape[0]} rows of X")
     if not np.issubdtype(y.dtype, np.number) or (y != np.round(y)).any():
         raise ValueError(f"{path}: y must hold integer labels")
+    if y.size and y.min() < 0:
+        raise ValueError(f"{path}: y labels must be >= 0, found {y.min()}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{path}: X holds nan or inf")
     return np.ascontiguousarray(X, dtype=np.float64), course_labels(y).astype(np.int64)
 
 

@@ -228,9 +228,13 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
         want[idx] = True
         sums = run_parallel(_incremental_differences, X, y, w, larr, pre, act, want, eps)[idx]
     m = X.shape[0]
-    # The penalty's central difference, exact: ((w+e)^2 - (w-e)^2) = 4 w e on weights.
-    penalty = lam / (2 * m) * 4 * params[idx] * eps * _weight_mask(layers)[idx]
-    numerical = (sums / m + penalty) / (2 * eps)
+    if method == "full":  # the step actually taken: w +- eps rounds in the weights' dtype
+        plus = (w[idx] + dtype(eps)).astype(np.float64)
+        minus = (w[idx] - dtype(eps)).astype(np.float64)
+    else:  # the incremental method moves z by eps * input in float64
+        plus, minus = params[idx] + eps, params[idx] - eps
+    penalty = lam / (2 * m) * (plus**2 - minus**2) * _weight_mask(layers)[idx]
+    numerical = (sums / m + penalty) / (plus - minus)
     return _summary(numerical, analytical[idx], idx)
 
 

@@ -24,8 +24,11 @@ _IDENT = np.arange(GROUP)  # row indices of a group's own buffers
 
 @kernel()
 def sigmoid(z):
-    """Logistic function of a scalar; exact 0 or 1 in saturation, never nan."""
-    return 1.0 / (1.0 + np.exp(-z))
+    """Logistic function of a scalar; exp never overflows, saturation gives exact 0 or 1."""
+    if z >= 0:
+        return 1.0 / (1.0 + np.exp(-z))
+    e = np.exp(z)
+    return e / (1.0 + e)
 
 
 @kernel()

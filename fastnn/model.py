@@ -1,7 +1,6 @@
 """Model files: a versioned ``.npz`` (no pickles) holding a network and what it was trained on."""
 
 import json
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,12 +47,13 @@ def save_model(path, params, layers, dtype="float64", labels=None, **meta):
 def load_model(path):
     """Read a model file written by :func:`save_model`; a clear ValueError for anything else."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
             contents = {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path}: not a readable fastnn model file ({err})") from None
+    except Exception as err:  # truncated, foreign or pickled: never load code, say what it is
+        raise ValueError(f"{path}: not a readable fastnn model file "
+                         f"({type(err).__name__}: {err})") from None
     missing = {"format", "version", "layers", "params", "dtype", "labels", "meta"} - contents.keys()
     if missing or str(contents.get("format")) != FORMAT:
         raise ValueError(f"{path}: not a fastnn model file (missing {sorted(missing)})"

@@ -124,5 +124,7 @@ def warmup(dtypes=(np.float64, np.float32)):
     layers = (2, 2, 2)
     params, X, y = np.zeros(n_params(layers)), np.zeros((1, 2)), np.zeros(1, np.int64)
     for dtype in dtypes:
-        cost_grad(params, layers, X, y, dtype=dtype)
+        objective = Objective(layers, X, y, dtype=dtype)
+        objective(params)
+        objective.hessp(params, params)
         predict_proba(params, layers, X, dtype=dtype)

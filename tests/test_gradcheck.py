@@ -7,8 +7,9 @@ import fastnn
 from conftest import DTYPES, problem
 
 NETWORKS = [(6, 5), (6, 5, 4), (7, 6, 5, 3)]  # depths 2, 3 and 4
-# Central differences in float32 carry the rounding of float32 weights (full) or float32
-# activations (incremental): looser bars there.
+# Central differences in float32 carry the rounding of float32 sums over the rows: a larger
+# step keeps that noise small next to the difference, and the bars are looser.
+EPS = {np.float64: 1e-4, np.float32: 1e-2}
 AGREE = {np.float64: 1e-8, np.float32: 1e-3}
 VS_BACKPROP = {np.float64: 1e-9, np.float32: 1e-3}
 
@@ -24,12 +25,12 @@ def sparse_problem(layers, m=30, seed=0):
 @pytest.mark.parametrize("layers", NETWORKS, ids=str)
 def test_methods_agree_with_each_other_and_backprop(layers, dtype):
     params, X, y = sparse_problem(layers)
-    inc = fastnn.check_gradients(params, layers, X, y, lam=1.5, method="incremental", dtype=dtype)
-    full = fastnn.check_gradients(params, layers, X, y, lam=1.5, method="full", dtype=dtype)
+    kwargs = dict(lam=1.5, dtype=dtype, eps=EPS[dtype])
+    inc = fastnn.check_gradients(params, layers, X, y, method="incremental", **kwargs)
+    full = fastnn.check_gradients(params, layers, X, y, method="full", **kwargs)
     diff = np.linalg.norm(inc.numerical - full.numerical) / np.linalg.norm(full.numerical)
     assert diff < AGREE[dtype]
-    assert inc.rel_diff < VS_BACKPROP[dtype]
-    assert full.rel_diff < VS_BACKPROP[dtype] * (10 if dtype == np.float32 else 1)
+    assert inc.rel_diff < VS_BACKPROP[dtype] and full.rel_diff < VS_BACKPROP[dtype]
     np.testing.assert_array_equal(inc.indices, np.arange(fastnn.n_params(layers)))
 
 
@@ -53,6 +54,7 @@ def test_a_wrong_gradient_is_caught_and_located(method):
     assert check.rel_diff > 1e-5
 
 
+@pytest.mark.jit
 def test_subset_checks_are_reproducible_with_a_seed(digits):
     X, y = digits
     layers = (400, 25, 10)

@@ -46,6 +46,7 @@ def test_predict_matches_reference(dtype, layers, m):
         np.testing.assert_array_equal(fastnn.predict(params, layers, X), expected.argmax(axis=1))
 
 
+@pytest.mark.jit
 def test_full_size_digits_match_reference(digits):
     X, y = digits
     layers = (400, 25, 10)
@@ -145,5 +146,6 @@ def run_with_threads(script, n):
     return out[1]
 
 
+@pytest.mark.jit
 def test_one_and_two_threads_give_identical_bits():
     assert run_with_threads(BITS_SCRIPT, 1) == run_with_threads(BITS_SCRIPT, 2)

@@ -1,0 +1,75 @@
+"""Properties that must hold for any network and data, searched for with hypothesis."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastnn
+from fastnn import reference
+from conftest import DTYPES, RTOL
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+@st.composite
+def problems(draw):
+    """Depth 2-5, widths 1-40, 1-300 rows, lambda in [0, 10], either dtype and memory order,
+    weights up to +-50 (saturated units)."""
+    layers = tuple(draw(st.lists(st.integers(1, 40), min_size=2, max_size=5)))
+    m = draw(st.integers(1, 300))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([0.3, 3.0, 50.0]))
+    params = rng.uniform(-scale, scale, fastnn.n_params(layers))
+    X = rng.random((m, layers[0]))
+    if draw(st.booleans()):
+        X = np.asfortranarray(X)
+    y = rng.integers(0, layers[-1], m)
+    lam = draw(st.floats(0, 10))
+    return params, layers, X, y, lam, draw(st.sampled_from(DTYPES))
+
+
+def close(a, b, rtol):
+    return np.linalg.norm(np.atleast_1d(a - b)) <= rtol * max(np.linalg.norm(np.atleast_1d(b)),
+                                                               1e-300)
+
+
+@SETTINGS
+@given(problems())
+def test_matches_reference_and_cost_is_nonnegative(problem):
+    params, layers, X, y, lam, dtype = problem
+    J, grad = fastnn.cost_grad(params, layers, X, y, lam, dtype=dtype)
+    J_ref, grad_ref = reference.cost_grad(params, layers, X, y, lam)
+    assert np.isfinite(J) and np.isfinite(grad).all() and J >= 0
+    assert close(J, J_ref, RTOL[dtype]) and close(grad, grad_ref, RTOL[dtype])
+    proba = fastnn.predict_proba(params, layers, X, dtype=dtype)
+    assert close(proba, reference.predict_proba(params, layers, X), RTOL[dtype])
+
+
+@SETTINGS
+@given(problems(), st.randoms(use_true_random=False))
+def test_row_order_changes_nothing(problem, random):
+    params, layers, X, y, lam, dtype = problem
+    perm = np.array(random.sample(range(len(y)), len(y)))
+    J, grad = fastnn.cost_grad(params, layers, X, y, lam, dtype=dtype)
+    J_p, grad_p = fastnn.cost_grad(params, layers, X[perm], y[perm], lam, dtype=dtype)
+    tol = 1e-12 if dtype == np.float64 else 1e-5  # summation order differs, nothing else
+    assert close(J_p, J, tol) and close(grad_p, grad, tol)
+    np.testing.assert_array_equal(fastnn.predict(params, layers, X[perm], dtype=dtype),
+                                  fastnn.predict(params, layers, X, dtype=dtype)[perm])
+
+
+@SETTINGS
+@given(problems())
+def test_a_batch_is_the_weighted_sum_of_its_halves(problem):
+    params, layers, X, y, lam, dtype = problem
+    m = len(y)
+    if m < 2:
+        return
+    h = m // 2
+    J, grad = fastnn.cost_grad(params, layers, X, y, lam, dtype=dtype)
+    # m J(all; lam) = h J(first; lam h/m) + (m-h) J(second; lam (m-h)/m)
+    J1, g1 = fastnn.cost_grad(params, layers, X[:h], y[:h], lam * h / m, dtype=dtype)
+    J2, g2 = fastnn.cost_grad(params, layers, X[h:], y[h:], lam * (m - h) / m, dtype=dtype)
+    tol = 1e-11 if dtype == np.float64 else 1e-5
+    assert close(h * J1 + (m - h) * J2, m * J, tol)
+    assert close(h * g1 + (m - h) * g2, m * grad, tol)
