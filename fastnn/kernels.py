@@ -41,12 +41,15 @@ def sigmoid_gradient_from_activation(a):
 def log_loss(z, target):
     """Loss of one output and its residual: (-(t log s + (1-t) log(1-s)), s - t), s = sigma(z).
 
-    Stable for any z (log s = -(max(-z, 0) + log1p(exp(-|z|)))), from one exp and one log1p.
+    In float64 and stable for any z: log s = -(max(-z, 0) + log1p(exp(-|z|))), from one exp
+    and one log1p; the residual is formed without the cancellation of s - 1 near saturation.
     """
+    z = float(z)
     e = np.exp(-abs(z))
-    s = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
-    loss = np.log1p(e) + (max(-z, 0.0) if target else max(z, 0.0))
-    return loss, s - target
+    small, large = e / (1.0 + e), 1.0 / (1.0 + e)  # sigma(-|z|), sigma(|z|)
+    if target:
+        return np.log1p(e) + max(-z, 0.0), -(small if z >= 0 else large)
+    return np.log1p(e) + max(z, 0.0), (large if z >= 0 else small)
 
 
 @kernel()

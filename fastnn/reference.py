@@ -65,7 +65,8 @@ def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
     J += lam / (2 * m) * sum(np.sum(t[:, 1:] ** 2, dtype=np.float64) for t in thetas)
 
     grads = []
-    delta = expit(z) - Y  # dJ/dz_L, times m
+    delta = np.where(Y == 1, -expit(-z), expit(z))  # dJ/dz_L times m: sigma(z) - Y, as
+    # -sigma(-z) where Y = 1, which keeps its precision when sigma(z) is close to 1
     for l in reversed(range(len(thetas))):
         grad = (delta.T @ inputs[l]).astype(np.float64) / m
         grad[:, 1:] += lam / m * thetas[l][:, 1:]
