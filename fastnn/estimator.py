@@ -66,7 +66,6 @@ class NeuralNetClassifier:
         result = train(X, codes.ravel(), hidden=hidden, lam=self.alpha, method=self.solver,
                        maxiter=self.max_iter, seed=self.random_state, dtype=self.dtype,
                        progress=self.verbose)
-        # train sizes the output layer by the largest code; keep every class of classes_
         self.result_ = result
         self.layers_ = result.layers
         self.params_ = result.params

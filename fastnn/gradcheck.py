@@ -14,11 +14,11 @@ import numpy as np
 from numba import prange
 
 from . import kernels
-from ._checks import check_dtype, check_lam, check_layers, check_params, check_X, check_y
+from ._checks import check_params
 from ._jit import kernel
 from ._threads import run_parallel
-from .layout import debug_params, n_params
-from .network import _weight_mask, cost_grad
+from .layout import debug_params
+from .network import Objective, _weight_mask
 
 PARAM_CHUNKS = 64  # parameters are split into this many chunks, each with its own weights copy
 
@@ -202,19 +202,17 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
     >>> check.rel_diff < 1e-9
     True
     """
-    layers = check_layers(layers)
-    dtype = check_dtype(dtype)
-    size = n_params(layers)
+    objective = Objective(layers, X, y, lam, dtype)  # validates and converts X, y once
+    layers, dtype, lam = objective.layers, objective.dtype, objective.lam
+    X, y = objective.X, objective.y
+    size = objective.n_params
     params = check_params(params, size)
-    X = check_X(X, layers[0], dtype)
-    y = check_y(y, X.shape[0], layers[-1])
-    lam = check_lam(lam)
     if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
     if method not in ("auto", "incremental", "full"):
         raise ValueError(f"method must be 'auto', 'incremental' or 'full', got {method!r}")
     if analytical is None:
-        analytical = cost_grad(params, layers, X, y, lam, dtype)[1]
+        analytical = objective(params)[1]
     analytical = check_params(analytical, size, name="analytical")
     idx = _check_indices(indices, size, seed)
 

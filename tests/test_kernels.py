@@ -1,7 +1,5 @@
 """The Numba kernels against the numpy reference, over dtypes, depths and batch sizes."""
 
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -10,7 +8,7 @@ from scipy.special import expit, log_expit
 
 import fastnn
 from fastnn import kernels, reference
-from conftest import DTYPES, RTOL, problem, rel_diff
+from conftest import DTYPES, RTOL, problem
 
 NETWORKS = [(4, 3), (5, 1, 2), (7, 6, 5), (9, 8, 7, 3), (3, 4, 5, 6, 2), (30, 25, 10)]
 BATCHES = [1, 7, 8, 9, 203]  # 8 rows make a group: below, at and off a multiple of it
@@ -123,30 +121,3 @@ def test_python_threads_at_once_match_serial_calls():
         assert J == serial[i][0]
         np.testing.assert_array_equal(grad, serial[i][1])
         np.testing.assert_array_equal(pred, labels)
-
-
-BITS_SCRIPT = """
-import hashlib, numpy as np, fastnn
-X, y = fastnn.load_digits()
-layers = (400, 25, 10)
-p = fastnn.init_params(layers, seed=5)
-h = hashlib.sha256()
-for dtype in (np.float64, np.float32):
-    J, g = fastnn.cost_grad(p, layers, X, y, 1.0, dtype=dtype)
-    h.update(np.float64(J).tobytes()); h.update(g.tobytes())
-    h.update(fastnn.predict_proba(p, layers, X[:999], dtype=dtype).tobytes())
-print(fastnn.get_num_threads(), h.hexdigest())
-"""
-
-
-def run_with_threads(script, n):
-    env = {"NUMBA_NUM_THREADS": str(n), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         env=env, check=True).stdout.split()
-    assert out[0] == str(n)
-    return out[1]
-
-
-@pytest.mark.jit
-def test_one_and_two_threads_give_identical_bits():
-    assert run_with_threads(BITS_SCRIPT, 1) == run_with_threads(BITS_SCRIPT, 2)

@@ -1,7 +1,6 @@
 """Properties that must hold for any network and data, searched for with hypothesis."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings, strategies as st
 
 import fastnn
