@@ -6,7 +6,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from .layout import layers_of, pack
 
@@ -39,6 +38,8 @@ def _loadmat(path, names):
     """The named variables of a .mat file; clear errors for unreadable files or missing names."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    import scipy.io  # 0.35 s to import: only .mat files need it
+
     try:
         contents = scipy.io.loadmat(path)
     except Exception as err:  # a hostile file can fail deep inside scipy in many ways

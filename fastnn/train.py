@@ -7,15 +7,17 @@ gradient-descent run that blows up all end the run with a full :class:`TrainResu
 
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from scipy.optimize import OptimizeResult, minimize
 
 from ._checks import check_dtype, check_lam, check_X, check_y
 from ._threads import thread_limits
 from .layout import init_params
 from .network import Objective, predict
+
+if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports it
+    from scipy.optimize import OptimizeResult
 
 GRADIENT_METHODS = ("CG", "BFGS", "L-BFGS-B", "TNC", "Newton-CG", "trust-ncg", "trust-krylov")
 HESSP_METHODS = ("Newton-CG", "trust-ncg", "trust-krylov")
@@ -37,7 +39,7 @@ class TrainResult:
     validation_accuracy: float | None
     stopped: str  # "converged", "maxiter", "callback", "interrupted", "diverged" or "non-finite"
     message: str
-    scipy_result: OptimizeResult | None = field(default=None, repr=False)
+    scipy_result: "OptimizeResult | None" = field(default=None, repr=False)
 
     @property
     def cost(self):
@@ -113,6 +115,8 @@ def _accuracy(params, layers, X, y, dtype):
 
 def _gradient_descent(fun, p0, maxiter, learning_rate, tol, callback):
     """Plain gradient descent, the notebooks' version: p <- p - learning_rate * grad."""
+    from scipy.optimize import OptimizeResult
+
     p = p0.copy()
     J, grad = fun(p)
     start = J
@@ -156,6 +160,8 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     -------
     TrainResult. Ctrl-C during training returns the best result so far.
     """
+    from scipy.optimize import OptimizeResult, minimize
+
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     maxiter = int(maxiter)
