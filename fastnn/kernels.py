@@ -3,9 +3,16 @@
 Layout: ``w`` is the flat row-major parameter vector in the compute dtype T (float64 or
 float32), ``layers`` an int64 array of layer sizes, X ``(m, s1)`` C-contiguous of dtype T,
 y int64 labels. Rows are walked in groups of ``GROUP``; each group goes forward through every
-layer and back while it is in cache. A group's hidden state lives in two small buffers,
-``act`` and ``delta`` of shape ``(GROUP, sum(layers[1:]))``, layer l+1 at column
-``unit_offsets[l]``.
+layer and back while it is in cache.
+
+Every layer runs on one pair of vector micro-kernels (:mod:`fastnn._simd`): ``_affine_4``
+(z = b + sum_k x_k W[:, k] over a list of input columns, for four rows, the units of z in
+registers) and ``_outer_4`` (G[:, k] += sum_r x_rk d_r). For them the weights are laid out
+again once per call (``_packed``): each matrix transposed, one row of units per input, bias
+row first, units zero-padded to whole pairs of vectors; and for back-propagation W[:, 1:]
+itself, padded, under a zero bias row. The first layer reads only the columns where one of
+the four rows is non-zero (three quarters of a digit image are blank). A group's state lives
+in ``(GROUP, width)`` buffers, layer i's padded units from column ``col[i]`` on (``_layout``).
 
 Parallel drivers split the rows into a number of chunks that depends on m alone (never on the
 thread count); each chunk accumulates into its own row of a buffer, and the rows are summed in
@@ -16,10 +23,10 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
+from ._simd import lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat, vstore
 
-GROUP = 8  # rows per micro-kernel call: eight accumulators fill the vector registers
+GROUP = 8  # rows per group: two calls of the four-row micro-kernels
 CHUNKS = 16  # at most this many chunks per parallel call: enough for 16 threads to share
-_IDENT = np.arange(GROUP)  # row indices of a group's own buffers
 
 
 @kernel()
@@ -38,21 +45,6 @@ def sigmoid_gradient_from_activation(a):
 
 
 @kernel()
-def log_loss(z, target):
-    """Loss of one output and its residual: (-(t log s + (1-t) log(1-s)), s - t), s = sigma(z).
-
-    In float64 and stable for any z: log s = -(max(-z, 0) + log1p(exp(-|z|))), from one exp
-    and one log1p; the residual is formed without the cancellation of s - 1 near saturation.
-    """
-    z = float(z)
-    e = np.exp(-abs(z))
-    small, large = e / (1.0 + e), 1.0 / (1.0 + e)  # sigma(-|z|), sigma(|z|)
-    if target:
-        return np.log1p(e) + max(-z, 0.0), -(small if z >= 0 else large)
-    return np.log1p(e) + max(z, 0.0), (large if z >= 0 else small)
-
-
-@kernel()
 def n_chunks(m):
     """Chunks of rows for m rows: a function of m alone, so results do not depend on threads."""
     return max(1, min(CHUNKS, (m + GROUP - 1) // GROUP))
@@ -60,7 +52,7 @@ def n_chunks(m):
 
 @kernel()
 def _offsets(layers):
-    """Start of each weight matrix in w, and of each layer's units in the group buffers."""
+    """Start of each weight matrix in w, and of each layer's units in a row of all units."""
     n = layers.shape[0] - 1
     w_off = np.zeros(n + 1, np.int64)
     u_off = np.zeros(n + 1, np.int64)
@@ -68,6 +60,68 @@ def _offsets(layers):
         w_off[l + 1] = w_off[l] + layers[l + 1] * (layers[l] + 1)
         u_off[l + 1] = u_off[l] + layers[l + 1]
     return w_off, u_off
+
+
+@kernel()
+def _layout(layers, like):
+    """``(hp, col, t_off, b_off)`` for the micro-kernels in like's dtype.
+
+    hp[i]: the units of layer i padded to whole pairs of vectors (i >= 1); col[i]: where layer
+    i starts in a group buffer row, col[-1] the row's width; t_off[l]: where layer l's forward
+    matrix ``(layers[l] + 1, hp[l + 1])`` starts in the packed weights; b_off[l]: where its
+    backward matrix ``(layers[l + 1] + 1, hp[l])`` starts (layers l >= 1 only).
+    """
+    n = layers.shape[0] - 1
+    step = 2 * lanes(like)
+    hp, col = np.zeros(n + 1, np.int64), np.zeros(n + 2, np.int64)
+    t_off, b_off = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    for i in range(1, n + 1):
+        hp[i] = (layers[i] + step - 1) // step * step
+        col[i + 1] = col[i] + hp[i]
+    for l in range(n):
+        t_off[l + 1] = t_off[l] + (layers[l] + 1) * hp[l + 1]
+        b_off[l + 1] = b_off[l] + (0 if l == 0 else (layers[l + 1] + 1) * hp[l])
+    return hp, col, t_off, b_off
+
+
+@kernel()
+def _packed(w, layers, lay):
+    """w in the micro-kernels' layout: ``(forward, backward)`` flat arrays (``_layout``)."""
+    hp, _, t_off, b_off = lay
+    w_off, _ = _offsets(layers)
+    forward, backward = np.zeros(t_off[-1], w.dtype), np.zeros(b_off[-1], w.dtype)
+    for l in range(layers.shape[0] - 1):
+        W = w[w_off[l]:w_off[l + 1]].reshape(layers[l + 1], layers[l] + 1)
+        for j in range(layers[l + 1]):
+            for i in range(layers[l] + 1):
+                forward[t_off[l] + i * hp[l + 1] + j] = W[j, i]
+                if l > 0 and i > 0:
+                    backward[b_off[l] + (1 + j) * hp[l] + i - 1] = W[j, i]
+    return forward, backward
+
+
+@kernel()
+def _add_unpacked(packed_grad, layers, lay, grad):
+    """grad += packed_grad, a gradient accumulated in the packed forward layout."""
+    hp, _, t_off, _ = lay
+    w_off, _ = _offsets(layers)
+    for l in range(layers.shape[0] - 1):
+        G = grad[w_off[l]:w_off[l + 1]].reshape(layers[l + 1], layers[l] + 1)
+        for j in range(layers[l + 1]):
+            for i in range(layers[l] + 1):
+                G[j, i] += packed_grad[t_off[l] + i * hp[l + 1] + j]
+
+
+@kernel()
+def _scratch(layers, lay, like):
+    """Per-worker buffers: ``(pre, act, delta)`` group state (zeroed: padding stays 0), and
+    ``(rows, ident, units, cols, counts, mass)``: the group's rows, 0..GROUP-1, 0..max width,
+    the non-zero input columns of each half group, their counts, a row of X's width."""
+    state = np.zeros((GROUP, lay[1][-1]), like.dtype)
+    s1 = layers[0]
+    return ((state, state.copy(), state.copy()),
+            (np.empty(GROUP, np.int64), np.arange(GROUP), np.arange(layers.max()),
+             np.empty((2, s1), np.int64), np.zeros(2, np.int64), np.empty(s1, like.dtype)))
 
 
 @kernel()
@@ -79,222 +133,297 @@ def _group_rows(lo, hi, rows):
 
 
 @kernel()
-def _row_views(src, rows, c0, n):
-    """The GROUP rows src[rows[g], c0:c0+n] as 1-D views.
+def _nonzero_columns(X, rows, g0, cols, mass):
+    """Columns where one of the rows X[rows[g0:g0 + 4]] is non-zero, into cols; their count.
 
-    Indexing views with a plain loop counter lets LLVM see unit-stride loads and vectorise;
-    ``src[r, c0 + k]`` would carry a negative-index check per element and be gathered.
+    Two passes: the columns' absolute sums (a vectorised loop; X is finite), then a
+    branch-free compaction of the positive ones (twice as fast as one fused pass).
     """
-    e = c0 + n
-    return (src[rows[0], c0:e], src[rows[1], c0:e], src[rows[2], c0:e], src[rows[3], c0:e],
-            src[rows[4], c0:e], src[rows[5], c0:e], src[rows[6], c0:e], src[rows[7], c0:e])
+    x0, x1, x2, x3 = X[rows[g0]], X[rows[g0 + 1]], X[rows[g0 + 2]], X[rows[g0 + 3]]
+    for k in range(X.shape[1]):
+        mass[k] = (abs(x0[k]) + abs(x1[k])) + (abs(x2[k]) + abs(x3[k]))
+    n = 0
+    for k in range(X.shape[1]):
+        cols[n] = k
+        n += mass[k] > 0
+    return n
 
 
 @kernel()
-def _affine_4x2(x0, x1, x2, x3, W, dst, g0, d0):
-    """dst[g0 + r, d0 + j] = W[j, 0] + W[j, 1:] . x_r for four rows x_r and all units j.
+def _affine_4(src, rows, c0, g0, cols, n, wt, hp, dst, d0, accumulate):
+    """dst[g0 + r, d0 + j] = wt[j] + sum_k src[rows[g0 + r], c0 + k] wt[(1 + k) hp + j] for
+    k in cols[:n], r < 4, j < hp; with ``accumulate`` the sum is added to dst, no bias row.
 
-    Two units at a time: 6 loads feed 8 FMAs per step (one unit at a time needed 9 per 8,
-    and ran at 2/3 of the speed). With an odd count the last unit is computed twice.
+    Two vectors of units at a time: eight accumulators in registers, and each weight vector
+    loaded once for the four rows.
     """
-    n_out = W.shape[0]
-    for j in range(0, n_out, 2):
-        i = min(j + 1, n_out - 1)
-        u, v = W[j, 1:], W[i, 1:]
-        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = W.dtype.type(0)  # accumulate in W's dtype
-        for k in range(u.shape[0]):
-            a0 += u[k] * x0[k]
-            a1 += u[k] * x1[k]
-            a2 += u[k] * x2[k]
-            a3 += u[k] * x3[k]
-            b0 += v[k] * x0[k]
-            b1 += v[k] * x1[k]
-            b2 += v[k] * x2[k]
-            b3 += v[k] * x3[k]
-        p, q = W[j, 0], W[i, 0]
-        dst[g0, d0 + j], dst[g0, d0 + i] = a0 + p, b0 + q
-        dst[g0 + 1, d0 + j], dst[g0 + 1, d0 + i] = a1 + p, b1 + q
-        dst[g0 + 2, d0 + j], dst[g0 + 2, d0 + i] = a2 + p, b2 + q
-        dst[g0 + 3, d0 + j], dst[g0 + 3, d0 + i] = a3 + p, b3 + q
+    L = lanes(wt)
+    x0, x1, x2, x3 = src[rows[g0]], src[rows[g0 + 1]], src[rows[g0 + 2]], src[rows[g0 + 3]]
+    z0, z1, z2, z3 = dst[g0], dst[g0 + 1], dst[g0 + 2], dst[g0 + 3]
+    for j in range(0, hp, 2 * L):
+        if accumulate:
+            a0, a1, a2, a3 = (vload(z0, d0 + j), vload(z1, d0 + j), vload(z2, d0 + j),
+                              vload(z3, d0 + j))
+            b0, b1, b2, b3 = (vload(z0, d0 + j + L), vload(z1, d0 + j + L),
+                              vload(z2, d0 + j + L), vload(z3, d0 + j + L))
+        else:
+            a0 = a1 = a2 = a3 = vload(wt, j)
+            b0 = b1 = b2 = b3 = vload(wt, j + L)
+        for t in range(n):
+            k = cols[t]
+            u, v = vload(wt, (1 + k) * hp + j), vload(wt, (1 + k) * hp + j + L)
+            s = vsplat(x0[c0 + k], wt)
+            a0, b0 = vfma(s, u, a0), vfma(s, v, b0)
+            s = vsplat(x1[c0 + k], wt)
+            a1, b1 = vfma(s, u, a1), vfma(s, v, b1)
+            s = vsplat(x2[c0 + k], wt)
+            a2, b2 = vfma(s, u, a2), vfma(s, v, b2)
+            s = vsplat(x3[c0 + k], wt)
+            a3, b3 = vfma(s, u, a3), vfma(s, v, b3)
+        vstore(z0, d0 + j, a0)
+        vstore(z0, d0 + j + L, b0)
+        vstore(z1, d0 + j, a1)
+        vstore(z1, d0 + j + L, b1)
+        vstore(z2, d0 + j, a2)
+        vstore(z2, d0 + j + L, b2)
+        vstore(z3, d0 + j, a3)
+        vstore(z3, d0 + j + L, b3)
 
 
 @kernel()
-def _affine(src, rows, c0, W, dst, d0):
-    """dst[g, d0 + j] = W[j, 0] + sum_k W[j, 1 + k] src[rows[g], c0 + k] for the GROUP rows."""
-    x0, x1, x2, x3, x4, x5, x6, x7 = _row_views(src, rows, c0, W.shape[1] - 1)
-    _affine_4x2(x0, x1, x2, x3, W, dst, 0, d0)
-    _affine_4x2(x4, x5, x6, x7, W, dst, 4, d0)
-
-
-@kernel()
-def _accumulate_outer(delta, e0, src, rows, c0, G, bias=True):
-    """G[i, 1+k] += sum_g delta[g, e0+i] src[rows[g], c0+k], and G[i, 0] += sum_g delta[g, e0+i]
-    when ``bias`` (the bias input is 1)."""
-    n = G.shape[1] - 1
-    x0, x1, x2, x3, x4, x5, x6, x7 = _row_views(src, rows, c0, n)
-    for i in range(G.shape[0]):
-        e = e0 + i
-        d0, d1, d2, d3 = delta[0, e], delta[1, e], delta[2, e], delta[3, e]
-        d4, d5, d6, d7 = delta[4, e], delta[5, e], delta[6, e], delta[7, e]
+def _outer_4(src, rows, c0, g0, cols, n, d, e0, gt, hp, bias):
+    """gt[(1 + k) hp + j] += sum_r src[rows[g0 + r], c0 + k] d[g0 + r, e0 + j] for k in
+    cols[:n], r < 4, j < hp; with ``bias`` also gt[j] += sum_r d[g0 + r, e0 + j]."""
+    L = lanes(gt)
+    x0, x1, x2, x3 = src[rows[g0]], src[rows[g0 + 1]], src[rows[g0 + 2]], src[rows[g0 + 3]]
+    d0, d1, d2, d3 = d[g0], d[g0 + 1], d[g0 + 2], d[g0 + 3]
+    for j in range(0, hp, 2 * L):
+        a0, a1, a2, a3 = (vload(d0, e0 + j), vload(d1, e0 + j), vload(d2, e0 + j),
+                          vload(d3, e0 + j))
+        b0, b1, b2, b3 = (vload(d0, e0 + j + L), vload(d1, e0 + j + L),
+                          vload(d2, e0 + j + L), vload(d3, e0 + j + L))
         if bias:
-            G[i, 0] += ((d0 + d1) + (d2 + d3)) + ((d4 + d5) + (d6 + d7))
-        g = G[i, 1:]
-        for k in range(n):
-            g[k] += (d0 * x0[k] + d1 * x1[k] + d2 * x2[k] + d3 * x3[k]
-                     + d4 * x4[k] + d5 * x5[k] + d6 * x6[k] + d7 * x7[k])
+            vstore(gt, j, vadd(vload(gt, j), vadd(vadd(a0, a1), vadd(a2, a3))))
+            vstore(gt, j + L, vadd(vload(gt, j + L), vadd(vadd(b0, b1), vadd(b2, b3))))
+        for t in range(n):
+            k = cols[t]
+            o = (1 + k) * hp + j
+            s0, s1 = vsplat(x0[c0 + k], gt), vsplat(x1[c0 + k], gt)
+            s2, s3 = vsplat(x2[c0 + k], gt), vsplat(x3[c0 + k], gt)
+            # two chains of two FMAs per vector, not one of four: half the latency
+            vstore(gt, o, vadd(vfma(s0, a0, vfma(s1, a1, vload(gt, o))),
+                               vfma(s2, a2, vmul(s3, a3))))
+            vstore(gt, o + L, vadd(vfma(s0, b0, vfma(s1, b1, vload(gt, o + L))),
+                                   vfma(s2, b2, vmul(s3, b3))))
 
 
 @kernel()
-def _forward_group(X, rows, w, layers, w_off, u_off, pre, act):
+def _sigmoid_block(pre, act, c, hp):
+    """act[:, c:c + hp] = sigma(pre[:, c:c + hp]), a vector at a time."""
+    L = lanes(pre)
+    for g in range(GROUP):
+        for j in range(c, c + hp, L):
+            vstore(act[g], j, vsigmoid(vload(pre[g], j)))
+
+
+@kernel()
+def _times_slope(act, src, dst, c, hp):
+    """dst[:, c:c + hp] = sigma'(z) src[:, c:c + hp], sigma'(z) = a (1 - a) from act."""
+    L = lanes(act)
+    minus = vsplat(-1.0, act)
+    for g in range(GROUP):
+        for j in range(c, c + hp, L):
+            a = vload(act[g], j)
+            vstore(dst[g], j, vmul(vfma(vmul(minus, a), a, a), vload(src[g], j)))
+
+
+@kernel()
+def _inputs(X, act, l, lay, groups, half):
+    """Source of layer l's inputs for the micro-kernels: ``(src, rows, c0, cols, n)`` -- X's
+    non-zero columns for l = 0, all units of the previous layer's block otherwise."""
+    rows, ident, units, cols, counts, _ = groups
+    if l == 0:
+        return X, rows, 0, cols[half], counts[half]
+    return act, ident, lay[1][l], units, units.shape[0]
+
+
+@kernel()
+def _forward_group(X, packed, layers, lay, state, groups):
     """Pre-activations z of every layer into pre, hidden activations sigma(z) into act."""
+    pre, act, _ = state
+    hp, col, t_off, _ = lay
+    rows, _, _, cols, counts, mass = groups
+    for half in range(2):
+        counts[half] = _nonzero_columns(X, rows, 4 * half, cols[half], mass)
     n = layers.shape[0] - 1
     for l in range(n):
-        W = w[w_off[l]:w_off[l + 1]].reshape(layers[l + 1], layers[l] + 1)
-        if l == 0:
-            _affine(X, rows, 0, W, pre, 0)
-        else:
-            _affine(act, _IDENT, u_off[l - 1], W, pre, u_off[l])
+        for half in range(2):
+            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
+            _affine_4(src, srows, c0, 4 * half, scols, min(k, layers[l]),
+                      packed[0][t_off[l]:t_off[l + 1]], hp[l + 1], pre, col[l + 1], False)
         if l < n - 1:
-            for g in range(GROUP):
-                z, h = pre[g, u_off[l]:u_off[l + 1]], act[g, u_off[l]:u_off[l + 1]]
-                for j in range(h.shape[0]):
-                    h[j] = sigmoid(z[j])
+            _sigmoid_block(pre, act, col[l + 1], hp[l + 1])
 
 
 @kernel()
-def _output_delta(pre, y, rows, valid, z0, delta):
-    """Loss summed over the group's real rows; output deltas sigma(z) - onehot (0 on padding)."""
-    loss = 0.0
-    delta[valid:, z0:] = 0
-    for g in range(valid):
-        z, d = pre[g, z0:], delta[g, z0:]
+def _back_propagate(B, hp, n, state_in, state_out, c_in, c_out, ident, units, accumulate):
+    """state_out[:, c_out:] (+)= W[:, 1:]^T state_in[:, c_in:] for the group, B the backward
+    matrix of W (``_packed``), n the units of the layer above."""
+    for half in range(2):
+        _affine_4(state_in, ident, c_in, 4 * half, units, n, B, hp, state_out, c_out,
+                  accumulate)
+
+
+@kernel()
+def _output_delta(pre, y, rows, valid, z0, delta, scratch):
+    """Loss summed over the group's real rows; output deltas sigma(z) - onehot (0 on padding).
+
+    In float64, a vector of rows at a time: each output's z of the group and its targets go to
+    ``scratch`` ``(2, K, GROUP)`` float64, transposed, and come back as residual and loss.
+    """
+    z, target = scratch[0], scratch[1]
+    for g in range(GROUP):
         label = y[rows[g]]
         for k in range(z.shape[0]):
-            lk, d[k] = log_loss(z[k], k == label)
-            loss += lk
-    return loss
-
-
-@kernel()
-def _propagate_delta(delta, e0, W, act, a0):
-    """delta[g, a0 + j] = sigma'(z_j) sum_i delta[g, e0 + i] W[i, 1 + j]: one layer down."""
-    n_out, n_in = W.shape[0], W.shape[1] - 1
+            z[k, g] = pre[g, z0 + k]
+            target[k, g] = k == label
+    L = lanes(z)
+    for k in range(z.shape[0]):
+        for g in range(0, GROUP, L):
+            loss, residual = vlog_loss(vload(z[k], g), vload(target[k], g))
+            vstore(z[k], g, residual)
+            vstore(target[k], g, loss)
+    total = 0.0
     for g in range(GROUP):
-        above, below, a = delta[g, e0:e0 + n_out], delta[g, a0:a0 + n_in], act[g, a0:a0 + n_in]
-        below[:] = 0
-        for i in range(n_out):
-            d, w = above[i], W[i, 1:]
-            for j in range(n_in):
-                below[j] += d * w[j]
-        for j in range(n_in):
-            below[j] *= sigmoid_gradient_from_activation(a[j])
+        for k in range(z.shape[0]):
+            if g < valid:
+                total += target[k, g]
+            delta[g, z0 + k] = z[k, g] if g < valid else 0
+    return total
 
 
 @kernel()
-def _backward_group(X, rows, w, layers, w_off, u_off, act, delta, grad):
-    """Back-propagate the group's output deltas and add its gradient into grad (flat)."""
+def _backward_group(X, packed, layers, lay, state, groups, grad):
+    """Back-propagate the group's output deltas; add its gradient into grad (packed)."""
+    _, act, delta = state
+    hp, col, t_off, b_off = lay
+    _, ident, units, _, _, _ = groups
     for l in range(layers.shape[0] - 2, -1, -1):
-        shape = (layers[l + 1], layers[l] + 1)
-        G = grad[w_off[l]:w_off[l + 1]].reshape(shape)
-        if l == 0:
-            _accumulate_outer(delta, u_off[0], X, rows, 0, G)
-        else:
-            _accumulate_outer(delta, u_off[l], act, _IDENT, u_off[l - 1], G)
-            W = w[w_off[l]:w_off[l + 1]].reshape(shape)
-            _propagate_delta(delta, u_off[l], W, act, u_off[l - 1])
+        for half in range(2):
+            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
+            _outer_4(src, srows, c0, 4 * half, scols, min(k, layers[l]), delta, col[l + 1],
+                     grad[t_off[l]:t_off[l + 1]], hp[l + 1], True)
+        if l > 0:
+            _back_propagate(packed[1][b_off[l]:b_off[l + 1]], hp[l], layers[l + 1], delta,
+                            delta, col[l + 1], col[l], ident, units, False)
+            _times_slope(act, delta, delta, col[l], hp[l])
+
+
+@kernel()
+def _worker(X, w, layers):
+    """What a serial worker needs: ``(lay, packed, state, groups, loss scratch)``."""
+    lay = _layout(layers, w)
+    state, groups = _scratch(layers, lay, w)
+    return lay, _packed(w, layers, lay), state, groups, np.empty((2, layers[-1], GROUP))
 
 
 @kernel()
 def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
     """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad
     (left alone when not ``with_grad``)."""
-    w_off, u_off = _offsets(layers)
-    pre = np.empty((GROUP, u_off[-1]), w.dtype)
-    act, delta = np.empty_like(pre), np.empty_like(pre)
-    rows = np.empty(GROUP, np.int64)
+    lay, packed, state, groups, scratch = _worker(X, w, layers)
+    rows, col = groups[0], lay[1]
+    packed_grad = np.zeros_like(packed[0])
     loss = 0.0
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
-        _forward_group(X, rows, w, layers, w_off, u_off, pre, act)
-        loss += _output_delta(pre, y, rows, valid, u_off[-2], delta)
+        _forward_group(X, packed, layers, lay, state, groups)
+        loss += _output_delta(state[0], y, rows, valid, col[-2], state[2], scratch)
         if with_grad:
-            _backward_group(X, rows, w, layers, w_off, u_off, act, delta, grad)
+            _backward_group(X, packed, layers, lay, state, groups, packed_grad)
+    if with_grad:
+        _add_unpacked(packed_grad, layers, lay, grad)
     return loss
 
 
 @kernel()
-def _r_forward_group(X, rows, w, v, layers, w_off, u_off, act, rz, ra):
+def _r_forward_group(X, pw, pv, layers, lay, state, r_state, groups):
     """Directional derivatives along v (Pearlmutter's R-operator) of every z into rz, and of
     the hidden activations, R{a} = sigma'(z) R{z}, into ra."""
+    _, act, _ = state
+    rz, ra, _ = r_state
+    hp, col, t_off, _ = lay
+    _, ident, units, _, _, _ = groups
     n = layers.shape[0] - 1
     for l in range(n):
-        shape = (layers[l + 1], layers[l] + 1)
-        V = v[w_off[l]:w_off[l + 1]].reshape(shape)
-        if l == 0:  # the inputs do not depend on the weights: R{z_2} = V [1, x]
-            _affine(X, rows, 0, V, rz, 0)
-        else:  # R{z} = V [1, a] + W[:, 1:] R{a}
-            _affine(act, _IDENT, u_off[l - 1], V, rz, u_off[l])
-            W = w[w_off[l]:w_off[l + 1]].reshape(shape)
-            for g in range(GROUP):
-                below, out = ra[g, u_off[l - 1]:u_off[l]], rz[g, u_off[l]:u_off[l + 1]]
-                for i in range(out.shape[0]):
-                    wi = W[i, 1:]
-                    for q in range(below.shape[0]):
-                        out[i] += wi[q] * below[q]
+        for half in range(2):  # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
+            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
+            _affine_4(src, srows, c0, 4 * half, scols, min(k, layers[l]),
+                      pv[0][t_off[l]:t_off[l + 1]], hp[l + 1], rz, col[l + 1], False)
+            if l > 0:
+                _affine_4(ra, ident, col[l], 4 * half, units, layers[l],
+                          pw[0][t_off[l]:t_off[l + 1]], hp[l + 1], rz, col[l + 1], True)
         if l < n - 1:
-            for g in range(GROUP):
-                for j in range(u_off[l], u_off[l + 1]):
-                    ra[g, j] = sigmoid_gradient_from_activation(act[g, j]) * rz[g, j]
+            _times_slope(act, rz, ra, col[l + 1], hp[l + 1])
 
 
 @kernel()
-def _r_backward_group(X, rows, w, v, layers, w_off, u_off, act, delta, rz, ra, rdelta, hv):
-    """Back-propagate deltas and their R{.} together; add R{gradient} of the group into hv."""
+def _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, hv):
+    """Back-propagate deltas and their R{.} together; add R{gradient} of the group into hv
+    (packed)."""
+    _, act, delta = state
+    rz, ra, rdelta = r_state
+    hp, col, t_off, b_off = lay
+    _, ident, units, _, _, _ = groups
     for l in range(layers.shape[0] - 2, -1, -1):
-        shape = (layers[l + 1], layers[l] + 1)
-        H = hv[w_off[l]:w_off[l + 1]].reshape(shape)
+        H = hv[t_off[l]:t_off[l + 1]]
+        for half in range(2):  # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
+            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
+            _outer_4(src, srows, c0, 4 * half, scols, min(k, layers[l]), rdelta, col[l + 1],
+                     H, hp[l + 1], True)
+            if l > 0:
+                _outer_4(ra, ident, col[l], 4 * half, units, layers[l], delta, col[l + 1], H,
+                         hp[l + 1], False)
         if l == 0:
-            _accumulate_outer(rdelta, u_off[0], X, rows, 0, H)
             continue
-        # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
-        _accumulate_outer(rdelta, u_off[l], act, _IDENT, u_off[l - 1], H)
-        _accumulate_outer(delta, u_off[l], ra, _IDENT, u_off[l - 1], H, False)
-        W = w[w_off[l]:w_off[l + 1]].reshape(shape)
-        V = v[w_off[l]:w_off[l + 1]].reshape(shape)
+        WB, VB = pw[1][b_off[l]:b_off[l + 1]], pv[1][b_off[l]:b_off[l + 1]]
+        # back = W^T delta; R{back} = V^T delta + W^T R{delta}
+        _back_propagate(WB, hp[l], layers[l + 1], delta, delta, col[l + 1], col[l], ident,
+                        units, False)
+        _back_propagate(VB, hp[l], layers[l + 1], delta, rdelta, col[l + 1], col[l], ident,
+                        units, False)
+        _back_propagate(WB, hp[l], layers[l + 1], rdelta, rdelta, col[l + 1], col[l], ident,
+                        units, True)
         for g in range(GROUP):
-            d, rd = delta[g, u_off[l]:u_off[l + 1]], rdelta[g, u_off[l]:u_off[l + 1]]
-            for j in range(layers[l]):
-                back, r_back = 0.0, 0.0
-                for i in range(d.shape[0]):
-                    back += W[i, 1 + j] * d[i]
-                    r_back += V[i, 1 + j] * d[i] + W[i, 1 + j] * rd[i]
-                below = u_off[l - 1] + j
-                a = act[g, below]
+            for j in range(col[l], col[l] + layers[l]):
+                a, back = act[g, j], delta[g, j]
                 slope = sigmoid_gradient_from_activation(a)
-                delta[g, below] = back * slope
+                delta[g, j] = back * slope
                 # R{sigma'(z)} = sigma''(z) R{z}, with sigma'' = sigma' (1 - 2 sigma)
-                rdelta[g, below] = r_back * slope + back * slope * (1.0 - 2.0 * a) * rz[g, below]
+                rdelta[g, j] = rdelta[g, j] * slope + back * slope * (1.0 - 2.0 * a) * rz[g, j]
 
 
 @kernel()
 def hessp_rows(X, y, w, v, layers, lo, hi, hv):
     """Serial worker: adds the Hessian of the summed loss over rows lo..hi-1 times v into hv."""
-    w_off, u_off = _offsets(layers)
-    pre = np.empty((GROUP, u_off[-1]), w.dtype)
-    act, delta, rz, ra, rdelta = (np.empty_like(pre), np.empty_like(pre), np.empty_like(pre),
-                                  np.empty_like(pre), np.empty_like(pre))
-    rows = np.empty(GROUP, np.int64)
-    z0 = u_off[-2]
+    lay, pw, state, groups, scratch = _worker(X, w, layers)
+    pv = _packed(v, layers, lay)
+    r_state = (np.zeros_like(state[0]), np.zeros_like(state[0]), np.zeros_like(state[0]))
+    rows, col = groups[0], lay[1]
+    packed_hv = np.zeros_like(pw[0])
+    z0 = col[-2]
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
-        _forward_group(X, rows, w, layers, w_off, u_off, pre, act)
-        _output_delta(pre, y, rows, valid, z0, delta)
-        _r_forward_group(X, rows, w, v, layers, w_off, u_off, act, rz, ra)
-        rdelta[:, z0:] = 0
-        for g in range(valid):  # R{sigma(z) - y} = sigma'(z) R{z}
-            for k in range(z0, u_off[-1]):
-                rdelta[g, k] = sigmoid_gradient_from_activation(sigmoid(pre[g, k])) * rz[g, k]
-        _r_backward_group(X, rows, w, v, layers, w_off, u_off, act, delta, rz, ra, rdelta, hv)
+        _forward_group(X, pw, layers, lay, state, groups)
+        _output_delta(state[0], y, rows, valid, z0, state[2], scratch)
+        _r_forward_group(X, pw, pv, layers, lay, state, r_state, groups)
+        rz, rdelta = r_state[0], r_state[2]
+        for g in range(GROUP):  # R{sigma(z) - y} = sigma'(z) R{z}
+            for k in range(z0, z0 + layers[-1]):
+                slope = sigmoid_gradient_from_activation(sigmoid(state[0][g, k]))
+                rdelta[g, k] = slope * rz[g, k] if g < valid else 0
+        _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, packed_hv)
+    _add_unpacked(packed_hv, layers, lay, hv)
 
 
 @kernel()
@@ -334,19 +463,23 @@ def hessp_sums(X, y, w, v, layers):
 @kernel()
 def _forward_rows(X, w, layers, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
-    w_off, u_off = _offsets(layers)
-    units, z0 = u_off[-1], u_off[-2]
-    pre = np.empty((GROUP, units), w.dtype)
-    act = np.empty_like(pre)
-    rows = np.empty(GROUP, np.int64)
+    lay, packed, state, groups, _ = _worker(X, w, layers)
+    _, u_off = _offsets(layers)
+    pre, act, _ = state
+    rows, col = groups[0], lay[1]
+    n, units = layers.shape[0] - 1, u_off[-1]
+    first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
-        _forward_group(X, rows, w, layers, w_off, u_off, pre, act)
+        _forward_group(X, packed, layers, lay, state, groups)
         for g in range(valid):
-            for k in range(z0, units):
-                act[g, k] = sigmoid(pre[g, k])
-        pre_out[r:r + valid] = pre[:valid, units - pre_out.shape[1]:]
-        act_out[r:r + valid] = act[:valid, units - act_out.shape[1]:]
+            for i in range(1, n + 1):
+                for j in range(layers[i]):
+                    u, z = u_off[i - 1] + j, pre[g, col[i] + j]
+                    if u >= first_pre:
+                        pre_out[r + g, u - first_pre] = z
+                    if u >= first_act:
+                        act_out[r + g, u - first_act] = act[g, col[i] + j] if i < n else sigmoid(z)
 
 
 @kernel(parallel=True)

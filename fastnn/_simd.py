@@ -1,0 +1,222 @@
+"""Explicit 32-byte vectors for Numba kernels: 4 float64 or 8 float32 lanes.
+
+LLVM's vectorisers cannot keep the accumulators of a sparse loop (``z += x[k] * W[k]`` over
+the non-zero k) in registers: the loop vectoriser turns the loop over k into gathers, and the
+SLP vectoriser leaves loop-carried accumulators scalar. These intrinsics give kernels a vector
+value that lives in a register: ``vload`` / ``vstore`` move ``lanes(a)`` elements of a 1-D
+contiguous array from element ``i`` on (unaligned, no bounds check), ``vsplat`` broadcasts a
+scalar, ``vfma(a, b, c) = a * b + c``, ``vadd`` and ``vmul`` work lane by lane, ``vsigmoid`` is the
+logistic function of every lane and ``vlog_loss`` the cross-entropy of output lanes with
+its residual (both stable for any input, see ``_exp_nonpositive``).
+
+With ``NUMBA_DISABLE_JIT=1`` the same names are numpy versions (for coverage and debugging).
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import config, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
+
+WIDTH = 32  # bytes per vector: AVX2's ymm registers (two SSE registers where there is no AVX)
+
+
+class Vector(types.Type):
+    """A register of ``WIDTH`` bytes of ``dtype`` lanes."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        self.lanes = WIDTH * 8 // dtype.bitwidth
+        super().__init__(name=f"Vector({dtype} x {self.lanes})")
+
+
+@register_model(Vector)
+class _VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        lane = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(lane, fe_type.lanes))
+
+
+def _vector_pointer(context, builder, array_type, array, i, vector_type):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [i]), vector_type.as_pointer())
+
+
+def _lanes(typingctx, a):
+    lanes = Vector(a.dtype).lanes
+    return types.intp(a), lambda context, builder, sig, args: context.get_constant(types.intp,
+                                                                                   lanes)
+
+
+def _vload(typingctx, a, i):
+    vector = Vector(a.dtype)
+
+    def codegen(context, builder, sig, args):
+        ptr = _vector_pointer(context, builder, sig.args[0], args[0], args[1],
+                              context.get_value_type(vector))
+        return builder.load(ptr, align=1)
+    return vector(a, i), codegen
+
+
+def _vstore(typingctx, a, i, v):
+    def codegen(context, builder, sig, args):
+        ptr = _vector_pointer(context, builder, sig.args[0], args[0], args[1], args[2].type)
+        builder.store(args[2], ptr, align=1)
+        return context.get_dummy_value()
+    return types.none(a, i, v), codegen
+
+
+def _vsplat(typingctx, x, a):
+    vector = Vector(a.dtype)
+
+    def codegen(context, builder, sig, args):
+        ty = context.get_value_type(vector)
+        lane = context.cast(builder, args[0], sig.args[0], vector.dtype)
+        one = builder.insert_element(ir.Constant(ty, ir.Undefined), lane, cgutils.int32_t(0))
+        mask = ir.Constant(ir.VectorType(ir.IntType(32), vector.lanes), [0] * vector.lanes)
+        return builder.shuffle_vector(one, ir.Constant(ty, ir.Undefined), mask)
+    return vector(x, a), codegen
+
+
+def _vfma(typingctx, a, b, c):
+    return a(a, b, c), lambda context, builder, sig, args: _call(builder, "fma", *args)
+
+
+def _vadd(typingctx, a, b):
+    return a(a, b), lambda context, builder, sig, args: builder.fadd(*args)
+
+
+def _vmul(typingctx, a, b):
+    return a(a, b), lambda context, builder, sig, args: builder.fmul(*args)
+
+
+def _bits(ty):
+    return 64 if isinstance(ty.element, ir.DoubleType) else 32
+
+
+def _call(builder, name, *args):
+    """Call the LLVM intrinsic llvm.<name> on vectors of args[0]'s type."""
+    ty = args[0].type
+    f = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ty, [ty] * len(args)),
+                                       f"llvm.{name}.v{ty.count}f{_bits(ty)}")
+    return builder.call(f, args)
+
+
+def _exp_nonpositive(builder, x):
+    """IR for exp(x), x <= 0 lane by lane, to within a few ulp: x = n ln2 + r, |r| <= ln2/2,
+    e^r by its Taylor series (13 terms for float64, 7 for float32), 2^n built in the exponent
+    bits; exactly 0 where exp(x) underflows."""
+    ty = x.type
+    double = _bits(ty) == 64
+    bits, mantissa, bias = (64, 52, 1023) if double else (32, 23, 127)
+    ity = ir.VectorType(ir.IntType(bits), ty.count)
+
+    def const(value, t=ty):
+        return ir.Constant(t, [value] * ty.count)
+
+    def fma(a, b, c):
+        return _call(builder, "fma", a, b, c)
+
+    shifter = 1.5 * 2.0 ** mantissa  # adding it rounds to an integer kept in the low bits
+    t = fma(x, const(1.4426950408889634), const(shifter))
+    n = builder.fsub(t, const(shifter))
+    r = fma(n, const(-0.6931471803691238), x)  # ln 2 in two parts: r = x - n ln2 exactly
+    r = fma(n, const(-1.9082149292705877e-10), r)
+    terms = 13 if double else 7
+    p = const(1.0 / np.prod(np.arange(1.0, terms + 1)))
+    for k in range(terms - 1, -1, -1):
+        p = fma(p, r, const(1.0 / np.prod(np.arange(1.0, k + 1))))
+    shifter_bits = int(np.array(shifter, np.float64 if double else np.float32).view(
+        np.int64 if double else np.int32))
+    exponent = builder.add(builder.bitcast(t, ity), const(bias - shifter_bits, ity))
+    scale = builder.bitcast(builder.shl(exponent, const(mantissa, ity)), ty)
+    underflow = builder.fcmp_ordered("<", x, const(-708.0 if double else -87.0))
+    return builder.select(underflow, const(0.0), builder.fmul(p, scale))
+
+
+def _sigmoid_parts(builder, z):
+    """(e, s, positive): e = exp(-|z|), s = sigma(|z|) = 1 / (1 + e), so that sigma(z) is s
+    where positive (z >= 0) and e s elsewhere, with no cancellation."""
+    ty = z.type
+    zero, one = (ir.Constant(ty, [c] * ty.count) for c in (0.0, 1.0))
+    e = _exp_nonpositive(builder, builder.fsub(zero, _call(builder, "fabs", z)))
+    return e, builder.fdiv(one, builder.fadd(one, e)), builder.fcmp_ordered(">=", z, zero)
+
+
+def _vsigmoid(typingctx, v):
+    def codegen(context, builder, sig, args):
+        e, s, positive = _sigmoid_parts(builder, args[0])
+        return builder.select(positive, s, builder.fmul(e, s))
+    return v(v), codegen
+
+
+def _log1p_unit(builder, e):
+    """IR for log(1 + e), 0 <= e <= 1, to 1e-17: 2 atanh(u) with u = e / (2 + e) <= 1/3, its
+    odd series summed to 18 terms."""
+    ty = e.type
+
+    def const(value):
+        return ir.Constant(ty, [value] * ty.count)
+    u = builder.fdiv(e, builder.fadd(const(2.0), e))
+    u2 = builder.fmul(u, u)
+    p = const(1.0 / 35)
+    for n in range(16, -1, -1):
+        p = _call(builder, "fma", p, u2, const(1.0 / (2 * n + 1)))
+    return builder.fmul(builder.fmul(const(2.0), u), p)
+
+
+def _vlog_loss(typingctx, z, t):
+    """(loss, residual) of outputs z against 0/1 targets t, float64 lanes:
+    loss = -(t log sigma(z) + (1 - t) log(1 - sigma(z))) = log(1 + e^-|z|) + max(z, 0) - t z,
+    residual = sigma(z) - t, written as -sigma(-z) where t = 1 (no cancellation)."""
+    def codegen(context, builder, sig, args):
+        z, t = args
+        ty = z.type
+        zero = ir.Constant(ty, [0.0] * ty.count)
+        e, s, positive = _sigmoid_parts(builder, z)
+        small = builder.fmul(e, s)
+        # max(z, 0) - t z first: exact for t in {0, 1}, no cancellation against log1p
+        linear = _call(builder, "fma", builder.fsub(zero, t), z, _call(builder, "maxnum", z, zero))
+        loss = builder.fadd(_log1p_unit(builder, e), linear)
+        target = builder.fcmp_ordered(">", t, zero)
+        residual = builder.select(target, builder.fsub(zero, builder.select(positive, small, s)),
+                                  builder.select(positive, s, small))
+        return context.make_tuple(builder, sig.return_type, (loss, residual))
+    return types.UniTuple(z, 2)(z, t), codegen
+
+
+if config.DISABLE_JIT:
+    def lanes(a):
+        return WIDTH // a.itemsize
+
+    def vload(a, i):
+        return a[i:i + lanes(a)].copy()
+
+    def vstore(a, i, v):
+        a[i:i + lanes(a)] = v
+
+    def vsplat(x, a):
+        return np.full(lanes(a), x, a.dtype)
+
+    def vfma(a, b, c):
+        return a * b + c
+
+    def vadd(a, b):
+        return a + b
+
+    def vmul(a, b):
+        return a * b
+
+    def vsigmoid(v):
+        e = np.exp(-np.abs(v))
+        return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
+
+    def vlog_loss(z, t):
+        e = np.exp(-np.abs(z))
+        small, large = e / (1 + e), 1 / (1 + e)
+        residual = np.where(t > 0, -np.where(z >= 0, small, large), np.where(z >= 0, large, small))
+        return np.log1p(e) + (np.maximum(z, 0) - t * z), residual
+else:
+    lanes, vload, vstore, vsplat, vfma, vadd, vmul, vsigmoid, vlog_loss = (
+        intrinsic(f) for f in (_lanes, _vload, _vstore, _vsplat, _vfma, _vadd, _vmul, _vsigmoid,
+                               _vlog_loss))

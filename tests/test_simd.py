@@ -1,0 +1,71 @@
+"""The vector intrinsics of fastnn._simd against scipy, lane by lane, over the float range."""
+
+import numpy as np
+import pytest
+from scipy.special import expit, log_expit
+
+from fastnn._jit import kernel
+from fastnn._simd import lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat, vstore
+from conftest import DTYPES
+
+
+@kernel()
+def _each_vector(op, a, b, out, out2):
+    """out (and out2) from a and b a vector at a time: op 0 sigmoid, 1 log loss, 2 fma/add/mul."""
+    for i in range(0, a.shape[0], lanes(a)):
+        x, t = vload(a, i), vload(b, i)
+        if op == 0:
+            vstore(out, i, vsigmoid(x))
+        elif op == 1:
+            loss, residual = vlog_loss(x, t)
+            vstore(out, i, loss)
+            vstore(out2, i, residual)
+        else:
+            vstore(out, i, vfma(x, t, vsplat(2.0, a)))
+            vstore(out2, i, vadd(vmul(x, t), x))
+
+
+def grid(dtype):
+    """Every regime of z: saturated both ways, underflow edges, zeros, ordinary values."""
+    z = np.concatenate([np.linspace(-800, 800, 4001), [0.0, -0.0, 1e-300, -1e-300, 1e-30],
+                        np.random.default_rng(0).standard_normal(997) * 8])
+    z = z.astype(dtype)
+    return np.concatenate([z, np.zeros(-z.size % 8, dtype)])
+
+
+def run(op, a, b):
+    out, out2 = np.full_like(a, np.nan), np.full_like(a, np.nan)
+    _each_vector(op, a, b, out, out2)
+    return out, out2
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_sigmoid_within_a_few_ulp(dtype):
+    z = grid(dtype)
+    s, _ = run(0, z, z)
+    eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).tiny
+    # below exp's normal range (z < -708 in float64, -87 in float32) the result is exactly 0
+    np.testing.assert_allclose(s, expit(z.astype(np.float64)), rtol=4 * eps, atol=2 * tiny)
+    assert np.all((s >= 0) & (s <= 1)) and np.all(np.diff(s[:4001]) >= 0)
+
+
+def test_log_loss_and_residual_match_scipy():
+    z = grid(np.float64)
+    for target in (1.0, 0.0):
+        loss, residual = run(1, z, np.full_like(z, target))
+        np.testing.assert_allclose(loss, -log_expit(z if target else -z), rtol=1e-14, atol=1e-300)
+        # sigma(z) - 1 is -sigma(-z): exact, not 1 - 1 = 0, for large z
+        expected = -expit(-z) if target else expit(z)
+        np.testing.assert_allclose(residual, expected, rtol=1e-14, atol=1e-300)
+        assert np.all(np.isfinite(loss))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_arithmetic_lane_by_lane(dtype):
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((2, 64)).astype(dtype)
+    fma, add_mul = run(2, a, b)
+    x, y = a.astype(np.longdouble), b.astype(np.longdouble)
+    bound = 2 * np.finfo(dtype).eps * (np.abs(x * y) + 2 + np.abs(x))  # rounding, fused or not
+    assert np.all(np.abs(fma - (x * y + 2)) <= bound)
+    assert np.all(np.abs(add_mul - (x * y + x)) <= bound)
