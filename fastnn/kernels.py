@@ -320,20 +320,12 @@ def _backward_group(X, packed, layers, lay, state, groups, grad):
 
 
 @kernel()
-def _worker(X, w, layers):
-    """What a serial worker needs: ``(lay, packed, state, groups, loss scratch)``."""
-    lay = _layout(layers, w)
-    state, groups = _scratch(layers, lay, w)
-    return lay, _packed(w, layers, lay), state, groups, np.empty((2, layers[-1], GROUP))
-
-
-@kernel()
-def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
-    """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad
-    (left alone when not ``with_grad``)."""
-    lay, packed, state, groups, scratch = _worker(X, w, layers)
+def _cost_grad_chunk(X, y, layers, lay, packed, lo, hi, packed_grad, with_grad):
+    """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
+    gradient into packed_grad (packed layout) when ``with_grad``."""
+    state, groups = _scratch(layers, lay, packed[0])
+    scratch = np.empty((2, layers[-1], GROUP))
     rows, col = groups[0], lay[1]
-    packed_grad = np.zeros_like(packed[0])
     loss = 0.0
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
@@ -341,6 +333,17 @@ def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
         loss += _output_delta(state[0], y, rows, valid, col[-2], state[2], scratch)
         if with_grad:
             _backward_group(X, packed, layers, lay, state, groups, packed_grad)
+    return loss
+
+
+@kernel()
+def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
+    """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad
+    (left alone when not ``with_grad``)."""
+    lay = _layout(layers, w)
+    packed = _packed(w, layers, lay)
+    packed_grad = np.zeros_like(packed[0])
+    loss = _cost_grad_chunk(X, y, layers, lay, packed, lo, hi, packed_grad, with_grad)
     if with_grad:
         _add_unpacked(packed_grad, layers, lay, grad)
     return loss
@@ -404,13 +407,13 @@ def _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, hv):
 
 
 @kernel()
-def hessp_rows(X, y, w, v, layers, lo, hi, hv):
-    """Serial worker: adds the Hessian of the summed loss over rows lo..hi-1 times v into hv."""
-    lay, pw, state, groups, scratch = _worker(X, w, layers)
-    pv = _packed(v, layers, lay)
+def _hessp_chunk(X, y, layers, lay, pw, pv, lo, hi, packed_hv):
+    """Serial worker on packed w and v: adds the Hessian of the summed loss over rows
+    lo..hi-1 times v into packed_hv (packed layout)."""
+    state, groups = _scratch(layers, lay, pw[0])
+    scratch = np.empty((2, layers[-1], GROUP))
     r_state = (np.zeros_like(state[0]), np.zeros_like(state[0]), np.zeros_like(state[0]))
     rows, col = groups[0], lay[1]
-    packed_hv = np.zeros_like(pw[0])
     z0 = col[-2]
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
@@ -423,7 +426,6 @@ def hessp_rows(X, y, w, v, layers, lo, hi, hv):
                 slope = sigmoid_gradient_from_activation(sigmoid(state[0][g, k]))
                 rdelta[g, k] = slope * rz[g, k] if g < valid else 0
         _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, packed_hv)
-    _add_unpacked(packed_hv, layers, lay, hv)
 
 
 @kernel()
@@ -438,32 +440,40 @@ def _fixed_order_sum(partial):
 
 @kernel(parallel=True)
 def cost_grad_sums(X, y, w, layers):
-    """Loss and gradient (float64, like w) summed over all rows of X."""
+    """Loss and gradient (float64, shaped like w) summed over all rows of X."""
     m = X.shape[0]
     nc = n_chunks(m)
-    partial = np.zeros((nc, w.shape[0]), w.dtype)
+    lay = _layout(layers, w)
+    packed = _packed(w, layers, lay)
+    partial = np.zeros((nc, packed[0].shape[0]), w.dtype)
     losses = np.zeros((nc, 1))
     for c in prange(nc):
-        losses[c, 0] = cost_grad_rows(X, y, w, layers, c * m // nc, (c + 1) * m // nc,
-                                      partial[c])
-    return _fixed_order_sum(losses)[0], _fixed_order_sum(partial)
+        losses[c, 0] = _cost_grad_chunk(X, y, layers, lay, packed, c * m // nc,
+                                        (c + 1) * m // nc, partial[c], True)
+    grad = np.zeros(w.shape[0])
+    _add_unpacked(_fixed_order_sum(partial), layers, lay, grad)
+    return _fixed_order_sum(losses)[0], grad
 
 
 @kernel(parallel=True)
 def hessp_sums(X, y, w, v, layers):
-    """Hessian of the summed loss times v (float64, like w), summed over all rows of X."""
+    """Hessian of the summed loss times v (float64, shaped like w), summed over all rows."""
     m = X.shape[0]
     nc = n_chunks(m)
-    partial = np.zeros((nc, w.shape[0]), w.dtype)
+    lay = _layout(layers, w)
+    pw, pv = _packed(w, layers, lay), _packed(v, layers, lay)
+    partial = np.zeros((nc, pw[0].shape[0]), w.dtype)
     for c in prange(nc):
-        hessp_rows(X, y, w, v, layers, c * m // nc, (c + 1) * m // nc, partial[c])
-    return _fixed_order_sum(partial)
+        _hessp_chunk(X, y, layers, lay, pw, pv, c * m // nc, (c + 1) * m // nc, partial[c])
+    hv = np.zeros(w.shape[0])
+    _add_unpacked(_fixed_order_sum(partial), layers, lay, hv)
+    return hv
 
 
 @kernel()
-def _forward_rows(X, w, layers, lo, hi, pre_out, act_out):
+def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
-    lay, packed, state, groups, _ = _worker(X, w, layers)
+    state, groups = _scratch(layers, lay, packed[0])
     _, u_off = _offsets(layers)
     pre, act, _ = state
     rows, col = groups[0], lay[1]
@@ -492,6 +502,8 @@ def forward_states(X, w, layers, pre_cols, act_cols):
     m = X.shape[0]
     pre, act = np.empty((m, pre_cols), X.dtype), np.empty((m, act_cols), X.dtype)
     nc = n_chunks(m)
+    lay = _layout(layers, w)
+    packed = _packed(w, layers, lay)
     for c in prange(nc):
-        _forward_rows(X, w, layers, c * m // nc, (c + 1) * m // nc, pre, act)
+        _forward_rows(X, layers, lay, packed, c * m // nc, (c + 1) * m // nc, pre, act)
     return pre, act
