@@ -80,7 +80,8 @@ DTYPES = {"f64": np.float64, "f32": np.float32}
 
 
 def synthetic(layers, m, seed=0):
-    """Digit-like random data: X in [0, 1) (m, layers[0]), labels, and initial params."""
+    """Dense random data (every pixel non-zero, unlike a digit): X in [0, 1) (m, layers[0]),
+    labels, and initial params."""
     rng = np.random.default_rng(seed)
     X = np.empty((m, layers[0]))
     for i in range(0, m, 1000):  # in place: no temporary as large as X (memory benchmark)

@@ -1,6 +1,7 @@
-"""Render a pytest-benchmark JSON file as the README's tables: medians and ratios per group.
+"""Render pytest-benchmark JSON files (one per benchmark file) as the README's tables: medians
+and ratios per group.
 
-    python bench/report.py bench/results.json
+    python bench/report.py bench/test_*_bench.json
 
 In each group the ratio is the numpy reference's median over the row's median (how many times
 faster than numpy), so figures from one run are compared only with each other. Where a
@@ -55,6 +56,16 @@ def render(data):
     return "\n".join(lines)
 
 
+def merged(paths):
+    """One report from the JSON files of several runs (one per benchmark file)."""
+    data = {"benchmarks": []}
+    for path in paths:
+        with open(path) as fh:
+            run = json.load(fh)
+        data["benchmarks"] += run["benchmarks"]
+        data["machine_info"] = run["machine_info"]
+    return data
+
+
 if __name__ == "__main__":
-    with open(sys.argv[1]) as fh:
-        print(render(json.load(fh)))
+    print(render(merged(sys.argv[1:])))

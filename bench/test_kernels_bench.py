@@ -1,6 +1,6 @@
 """cost_grad and predict: fastnn against the numpy reference, PyTorch and JAX.
 
-    python -m pytest bench/test_kernels_bench.py --benchmark-json=bench/results.json
+    python -m pytest bench/test_kernels_bench.py --benchmark-json=bench/test_kernels_bench.json
 """
 
 import numpy as np

@@ -66,13 +66,13 @@ def _offsets(layers):
 def _layout(layers, like):
     """``(hp, col, t_off, b_off)`` for the micro-kernels in like's dtype.
 
-    hp[i]: the units of layer i padded to whole pairs of vectors (i >= 1); col[i]: where layer
+    hp[i]: the units of layer i padded to whole vectors (i >= 1); col[i]: where layer
     i starts in a group buffer row, col[-1] the row's width; t_off[l]: where layer l's forward
     matrix ``(layers[l] + 1, hp[l + 1])`` starts in the packed weights; b_off[l]: where its
     backward matrix ``(layers[l + 1] + 1, hp[l])`` starts (layers l >= 1 only).
     """
     n = layers.shape[0] - 1
-    step = 2 * lanes(like)
+    step = lanes(like)
     hp, col = np.zeros(n + 1, np.int64), np.zeros(n + 2, np.int64)
     t_off, b_off = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
     for i in range(1, n + 1):
@@ -154,57 +154,65 @@ def _affine_4(src, rows, c0, g0, cols, n, wt, hp, dst, d0, accumulate):
     """dst[g0 + r, d0 + j] = wt[j] + sum_k src[rows[g0 + r], c0 + k] wt[(1 + k) hp + j] for
     k in cols[:n], r < 4, j < hp; with ``accumulate`` the sum is added to dst, no bias row.
 
-    Two vectors of units at a time: eight accumulators in registers, and each weight vector
-    loaded once for the four rows.
+    Two vectors of units at a time (one in the last step of an odd number): eight
+    accumulators in registers, and each weight vector loaded once for the four rows.
     """
     L = lanes(wt)
     x0, x1, x2, x3 = src[rows[g0]], src[rows[g0 + 1]], src[rows[g0 + 2]], src[rows[g0 + 3]]
     z0, z1, z2, z3 = dst[g0], dst[g0 + 1], dst[g0 + 2], dst[g0 + 3]
     for j in range(0, hp, 2 * L):
+        pair = j + L < hp
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vload(wt, j)
         if accumulate:
             a0, a1, a2, a3 = (vload(z0, d0 + j), vload(z1, d0 + j), vload(z2, d0 + j),
                               vload(z3, d0 + j))
-            b0, b1, b2, b3 = (vload(z0, d0 + j + L), vload(z1, d0 + j + L),
-                              vload(z2, d0 + j + L), vload(z3, d0 + j + L))
-        else:
-            a0 = a1 = a2 = a3 = vload(wt, j)
+        if pair:
             b0 = b1 = b2 = b3 = vload(wt, j + L)
+            if accumulate:
+                b0, b1, b2, b3 = (vload(z0, d0 + j + L), vload(z1, d0 + j + L),
+                                  vload(z2, d0 + j + L), vload(z3, d0 + j + L))
         for t in range(n):
             k = cols[t]
-            u, v = vload(wt, (1 + k) * hp + j), vload(wt, (1 + k) * hp + j + L)
-            s = vsplat(x0[c0 + k], wt)
-            a0, b0 = vfma(s, u, a0), vfma(s, v, b0)
-            s = vsplat(x1[c0 + k], wt)
-            a1, b1 = vfma(s, u, a1), vfma(s, v, b1)
-            s = vsplat(x2[c0 + k], wt)
-            a2, b2 = vfma(s, u, a2), vfma(s, v, b2)
-            s = vsplat(x3[c0 + k], wt)
-            a3, b3 = vfma(s, u, a3), vfma(s, v, b3)
+            o = (1 + k) * hp + j
+            s0, s1 = vsplat(x0[c0 + k], wt), vsplat(x1[c0 + k], wt)
+            s2, s3 = vsplat(x2[c0 + k], wt), vsplat(x3[c0 + k], wt)
+            u = vload(wt, o)
+            a0, a1, a2, a3 = vfma(s0, u, a0), vfma(s1, u, a1), vfma(s2, u, a2), vfma(s3, u, a3)
+            if pair:
+                v = vload(wt, o + L)
+                b0, b1 = vfma(s0, v, b0), vfma(s1, v, b1)
+                b2, b3 = vfma(s2, v, b2), vfma(s3, v, b3)
         vstore(z0, d0 + j, a0)
-        vstore(z0, d0 + j + L, b0)
         vstore(z1, d0 + j, a1)
-        vstore(z1, d0 + j + L, b1)
         vstore(z2, d0 + j, a2)
-        vstore(z2, d0 + j + L, b2)
         vstore(z3, d0 + j, a3)
-        vstore(z3, d0 + j + L, b3)
+        if pair:
+            vstore(z0, d0 + j + L, b0)
+            vstore(z1, d0 + j + L, b1)
+            vstore(z2, d0 + j + L, b2)
+            vstore(z3, d0 + j + L, b3)
 
 
 @kernel()
 def _outer_4(src, rows, c0, g0, cols, n, d, e0, gt, hp, bias):
     """gt[(1 + k) hp + j] += sum_r src[rows[g0 + r], c0 + k] d[g0 + r, e0 + j] for k in
-    cols[:n], r < 4, j < hp; with ``bias`` also gt[j] += sum_r d[g0 + r, e0 + j]."""
+    cols[:n], r < 4, j < hp; with ``bias`` also gt[j] += sum_r d[g0 + r, e0 + j].
+    Two vectors of units at a time, as in ``_affine_4``."""
     L = lanes(gt)
     x0, x1, x2, x3 = src[rows[g0]], src[rows[g0 + 1]], src[rows[g0 + 2]], src[rows[g0 + 3]]
     d0, d1, d2, d3 = d[g0], d[g0 + 1], d[g0 + 2], d[g0 + 3]
     for j in range(0, hp, 2 * L):
+        pair = j + L < hp
         a0, a1, a2, a3 = (vload(d0, e0 + j), vload(d1, e0 + j), vload(d2, e0 + j),
                           vload(d3, e0 + j))
-        b0, b1, b2, b3 = (vload(d0, e0 + j + L), vload(d1, e0 + j + L),
-                          vload(d2, e0 + j + L), vload(d3, e0 + j + L))
+        b0 = b1 = b2 = b3 = a0
+        if pair:
+            b0, b1, b2, b3 = (vload(d0, e0 + j + L), vload(d1, e0 + j + L),
+                              vload(d2, e0 + j + L), vload(d3, e0 + j + L))
         if bias:
             vstore(gt, j, vadd(vload(gt, j), vadd(vadd(a0, a1), vadd(a2, a3))))
-            vstore(gt, j + L, vadd(vload(gt, j + L), vadd(vadd(b0, b1), vadd(b2, b3))))
+            if pair:
+                vstore(gt, j + L, vadd(vload(gt, j + L), vadd(vadd(b0, b1), vadd(b2, b3))))
         for t in range(n):
             k = cols[t]
             o = (1 + k) * hp + j
@@ -213,8 +221,9 @@ def _outer_4(src, rows, c0, g0, cols, n, d, e0, gt, hp, bias):
             # two chains of two FMAs per vector, not one of four: half the latency
             vstore(gt, o, vadd(vfma(s0, a0, vfma(s1, a1, vload(gt, o))),
                                vfma(s2, a2, vmul(s3, a3))))
-            vstore(gt, o + L, vadd(vfma(s0, b0, vfma(s1, b1, vload(gt, o + L))),
-                                   vfma(s2, b2, vmul(s3, b3))))
+            if pair:
+                vstore(gt, o + L, vadd(vfma(s0, b0, vfma(s1, b1, vload(gt, o + L))),
+                                       vfma(s2, b2, vmul(s3, b3))))
 
 
 @kernel()
