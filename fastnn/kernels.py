@@ -9,7 +9,7 @@ Every layer runs on one pair of vector micro-kernels (:mod:`fastnn._simd`): ``_a
 (z = b + sum_k x_k W[:, k] over a list of input columns, for four rows, the units of z in
 registers) and ``_outer_4`` (G[:, k] += sum_r x_rk d_r). For them the weights are laid out
 again once per call (``_packed``): each matrix transposed, one row of units per input, bias
-row first, units zero-padded to whole pairs of vectors; and for back-propagation W[:, 1:]
+row first, units zero-padded to whole vectors; and for back-propagation W[:, 1:]
 itself, padded, under a zero bias row. The first layer reads only the columns where one of
 the four rows is non-zero (three quarters of a digit image are blank). A group's state lives
 in ``(GROUP, width)`` buffers, layer i's padded units from column ``col[i]`` on (``_layout``).
