@@ -137,7 +137,7 @@ def _nonzero_columns(X, rows, g0, cols, mass):
     """Columns where one of the rows X[rows[g0:g0 + 4]] is non-zero, into cols; their count.
 
     Two passes: the columns' absolute sums (a vectorised loop; X is finite), then a
-    branch-free compaction of the positive ones (twice as fast as one fused pass).
+    branch-free compaction of the positive ones.
     """
     x0, x1, x2, x3 = X[rows[g0]], X[rows[g0 + 1]], X[rows[g0 + 2]], X[rows[g0 + 3]]
     for k in range(X.shape[1]):
@@ -162,15 +162,17 @@ def _affine_4(src, rows, c0, g0, cols, n, wt, hp, dst, d0, accumulate):
     z0, z1, z2, z3 = dst[g0], dst[g0 + 1], dst[g0 + 2], dst[g0 + 3]
     for j in range(0, hp, 2 * L):
         pair = j + L < hp
-        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = vload(wt, j)
         if accumulate:
             a0, a1, a2, a3 = (vload(z0, d0 + j), vload(z1, d0 + j), vload(z2, d0 + j),
                               vload(z3, d0 + j))
-        if pair:
+        else:
+            a0 = a1 = a2 = a3 = vload(wt, j)
+        b0 = b1 = b2 = b3 = a0  # unused in a one-vector step
+        if pair and accumulate:
+            b0, b1, b2, b3 = (vload(z0, d0 + j + L), vload(z1, d0 + j + L),
+                              vload(z2, d0 + j + L), vload(z3, d0 + j + L))
+        elif pair:
             b0 = b1 = b2 = b3 = vload(wt, j + L)
-            if accumulate:
-                b0, b1, b2, b3 = (vload(z0, d0 + j + L), vload(z1, d0 + j + L),
-                                  vload(z2, d0 + j + L), vload(z3, d0 + j + L))
         for t in range(n):
             k = cols[t]
             o = (1 + k) * hp + j
@@ -247,13 +249,13 @@ def _times_slope(act, src, dst, c, hp):
 
 
 @kernel()
-def _inputs(X, act, l, lay, groups, half):
+def _inputs(X, act, layers, l, lay, groups, half):
     """Source of layer l's inputs for the micro-kernels: ``(src, rows, c0, cols, n)`` -- X's
     non-zero columns for l = 0, all units of the previous layer's block otherwise."""
     rows, ident, units, cols, counts, _ = groups
     if l == 0:
         return X, rows, 0, cols[half], counts[half]
-    return act, ident, lay[1][l], units, units.shape[0]
+    return act, ident, lay[1][l], units, layers[l]
 
 
 @kernel()
@@ -267,8 +269,8 @@ def _forward_group(X, packed, layers, lay, state, groups):
     n = layers.shape[0] - 1
     for l in range(n):
         for half in range(2):
-            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
-            _affine_4(src, srows, c0, 4 * half, scols, min(k, layers[l]),
+            src, srows, c0, scols, k = _inputs(X, act, layers, l, lay, groups, half)
+            _affine_4(src, srows, c0, 4 * half, scols, k,
                       packed[0][t_off[l]:t_off[l + 1]], hp[l + 1], pre, col[l + 1], False)
         if l < n - 1:
             _sigmoid_block(pre, act, col[l + 1], hp[l + 1])
@@ -319,8 +321,8 @@ def _backward_group(X, packed, layers, lay, state, groups, grad):
     _, ident, units, _, _, _ = groups
     for l in range(layers.shape[0] - 2, -1, -1):
         for half in range(2):
-            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
-            _outer_4(src, srows, c0, 4 * half, scols, min(k, layers[l]), delta, col[l + 1],
+            src, srows, c0, scols, k = _inputs(X, act, layers, l, lay, groups, half)
+            _outer_4(src, srows, c0, 4 * half, scols, k, delta, col[l + 1],
                      grad[t_off[l]:t_off[l + 1]], hp[l + 1], True)
         if l > 0:
             _back_propagate(packed[1][b_off[l]:b_off[l + 1]], hp[l], layers[l + 1], delta,
@@ -369,8 +371,8 @@ def _r_forward_group(X, pw, pv, layers, lay, state, r_state, groups):
     n = layers.shape[0] - 1
     for l in range(n):
         for half in range(2):  # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
-            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
-            _affine_4(src, srows, c0, 4 * half, scols, min(k, layers[l]),
+            src, srows, c0, scols, k = _inputs(X, act, layers, l, lay, groups, half)
+            _affine_4(src, srows, c0, 4 * half, scols, k,
                       pv[0][t_off[l]:t_off[l + 1]], hp[l + 1], rz, col[l + 1], False)
             if l > 0:
                 _affine_4(ra, ident, col[l], 4 * half, units, layers[l],
@@ -390,8 +392,8 @@ def _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, hv):
     for l in range(layers.shape[0] - 2, -1, -1):
         H = hv[t_off[l]:t_off[l + 1]]
         for half in range(2):  # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
-            src, srows, c0, scols, k = _inputs(X, act, l, lay, groups, half)
-            _outer_4(src, srows, c0, 4 * half, scols, min(k, layers[l]), rdelta, col[l + 1],
+            src, srows, c0, scols, k = _inputs(X, act, layers, l, lay, groups, half)
+            _outer_4(src, srows, c0, 4 * half, scols, k, rdelta, col[l + 1],
                      H, hp[l + 1], True)
             if l > 0:
                 _outer_4(ra, ident, col[l], 4 * half, units, layers[l], delta, col[l + 1], H,
@@ -422,18 +424,18 @@ def _hessp_chunk(X, y, layers, lay, pw, pv, lo, hi, packed_hv):
     state, groups = _scratch(layers, lay, pw[0])
     scratch = np.empty((2, layers[-1], GROUP))
     r_state = (np.zeros_like(state[0]), np.zeros_like(state[0]), np.zeros_like(state[0]))
-    rows, col = groups[0], lay[1]
+    rows, col, hp = groups[0], lay[1], lay[0]
+    pre, act, delta = state
+    rz, _, rdelta = r_state
     z0 = col[-2]
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
         _forward_group(X, pw, layers, lay, state, groups)
-        _output_delta(state[0], y, rows, valid, z0, state[2], scratch)
+        _output_delta(pre, y, rows, valid, z0, delta, scratch)
         _r_forward_group(X, pw, pv, layers, lay, state, r_state, groups)
-        rz, rdelta = r_state[0], r_state[2]
-        for g in range(GROUP):  # R{sigma(z) - y} = sigma'(z) R{z}
-            for k in range(z0, z0 + layers[-1]):
-                slope = sigmoid_gradient_from_activation(sigmoid(state[0][g, k]))
-                rdelta[g, k] = slope * rz[g, k] if g < valid else 0
+        _sigmoid_block(pre, act, z0, hp[-1])  # R{sigma(z) - y} = sigma'(z) R{z}
+        _times_slope(act, rz, rdelta, z0, hp[-1])
+        rdelta[valid:, z0:] = 0
         _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, packed_hv)
 
 
@@ -444,6 +446,14 @@ def _fixed_order_sum(partial):
     for c in range(partial.shape[0]):
         for p in range(partial.shape[1]):
             total[p] += partial[c, p]
+    return total
+
+
+@kernel()
+def _summed_unpacked(partial, layers, lay, size):
+    """The rows of partial (packed layout) summed in a fixed order, unpacked: ``(size,)``."""
+    total = np.zeros(size)
+    _add_unpacked(_fixed_order_sum(partial), layers, lay, total)
     return total
 
 
@@ -459,9 +469,7 @@ def cost_grad_sums(X, y, w, layers):
     for c in prange(nc):
         losses[c, 0] = _cost_grad_chunk(X, y, layers, lay, packed, c * m // nc,
                                         (c + 1) * m // nc, partial[c], True)
-    grad = np.zeros(w.shape[0])
-    _add_unpacked(_fixed_order_sum(partial), layers, lay, grad)
-    return _fixed_order_sum(losses)[0], grad
+    return _fixed_order_sum(losses)[0], _summed_unpacked(partial, layers, lay, w.shape[0])
 
 
 @kernel(parallel=True)
@@ -474,9 +482,7 @@ def hessp_sums(X, y, w, v, layers):
     partial = np.zeros((nc, pw[0].shape[0]), w.dtype)
     for c in prange(nc):
         _hessp_chunk(X, y, layers, lay, pw, pv, c * m // nc, (c + 1) * m // nc, partial[c])
-    hv = np.zeros(w.shape[0])
-    _add_unpacked(_fixed_order_sum(partial), layers, lay, hv)
-    return hv
+    return _summed_unpacked(partial, layers, lay, w.shape[0])
 
 
 @kernel()
@@ -491,14 +497,15 @@ def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
         _forward_group(X, packed, layers, lay, state, groups)
+        _sigmoid_block(pre, act, col[n], lay[0][n])
         for g in range(valid):
             for i in range(1, n + 1):
                 for j in range(layers[i]):
-                    u, z = u_off[i - 1] + j, pre[g, col[i] + j]
+                    u = u_off[i - 1] + j
                     if u >= first_pre:
-                        pre_out[r + g, u - first_pre] = z
+                        pre_out[r + g, u - first_pre] = pre[g, col[i] + j]
                     if u >= first_act:
-                        act_out[r + g, u - first_act] = act[g, col[i] + j] if i < n else sigmoid(z)
+                        act_out[r + g, u - first_act] = act[g, col[i] + j]
 
 
 @kernel(parallel=True)
