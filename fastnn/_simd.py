@@ -102,10 +102,25 @@ def _call(builder, name, *args):
     return builder.call(f, args)
 
 
+def _polynomial(builder, x, coefficients):
+    """IR for sum_k coefficients[k] x^k by Estrin's scheme: pairs c_k + c_(k+1) x, then pairs
+    of those with x^2, x^4, ...; a dependency chain of log2(degree) FMAs, not degree."""
+    ty = x.type
+    terms = [ir.Constant(ty, [float(c)] * ty.count) for c in coefficients]
+    power = x
+    while len(terms) > 1:
+        paired = [_call(builder, "fma", terms[i + 1], power, terms[i])
+                  for i in range(0, len(terms) - 1, 2)]
+        terms = paired + terms[len(paired) * 2:]
+        if len(terms) > 1:
+            power = builder.fmul(power, power)
+    return terms[0]
+
+
 def _exp_nonpositive(builder, x):
     """IR for exp(x), x <= 0 lane by lane, to within a few ulp: x = n ln2 + r, |r| <= ln2/2,
-    e^r by its Taylor series (13 terms for float64, 7 for float32), 2^n built in the exponent
-    bits; exactly 0 where exp(x) underflows."""
+    e^r by its Taylor polynomial (degree 13 for float64, 7 for float32), 2^n built in the
+    exponent bits; exactly 0 where exp(x) underflows."""
     ty = x.type
     double = _bits(ty) == 64
     bits, mantissa, bias = (64, 52, 1023) if double else (32, 23, 127)
@@ -122,10 +137,8 @@ def _exp_nonpositive(builder, x):
     n = builder.fsub(t, const(shifter))
     r = fma(n, const(-0.6931471803691238), x)  # ln 2 in two parts: r = x - n ln2 exactly
     r = fma(n, const(-1.9082149292705877e-10), r)
-    terms = 13 if double else 7
-    p = const(1.0 / np.prod(np.arange(1.0, terms + 1)))
-    for k in range(terms - 1, -1, -1):
-        p = fma(p, r, const(1.0 / np.prod(np.arange(1.0, k + 1))))
+    p = _polynomial(builder, r, [1.0 / np.prod(np.arange(1.0, k + 1))
+                                 for k in range(14 if double else 8)])
     shifter_bits = int(np.array(shifter, np.float64 if double else np.float32).view(
         np.int64 if double else np.int32))
     exponent = builder.add(builder.bitcast(t, ity), const(bias - shifter_bits, ity))
@@ -158,10 +171,7 @@ def _log1p_unit(builder, e):
     def const(value):
         return ir.Constant(ty, [value] * ty.count)
     u = builder.fdiv(e, builder.fadd(const(2.0), e))
-    u2 = builder.fmul(u, u)
-    p = const(1.0 / 35)
-    for n in range(16, -1, -1):
-        p = _call(builder, "fma", p, u2, const(1.0 / (2 * n + 1)))
+    p = _polynomial(builder, builder.fmul(u, u), [1.0 / (2 * n + 1) for n in range(18)])
     return builder.fmul(builder.fmul(const(2.0), u), p)
 
 
