@@ -11,12 +11,14 @@ registers) and ``_outer_4`` (G[:, k] += sum_r x_rk d_r). For them the weights ar
 again once per call (``_packed``): each matrix transposed, one row of units per input, bias
 row first, units zero-padded to whole vectors; and for back-propagation W[:, 1:]
 itself, padded, under a zero bias row. The first layer reads only the columns where one of
-the four rows is non-zero (three quarters of a digit image are blank). A group's state lives
-in ``(GROUP, width)`` buffers, layer i's padded units from column ``col[i]`` on (``_layout``).
+the four rows is non-zero (three quarters of a digit image are blank): lists found per group,
+or once for all calls by ``nonzero_columns`` (``Objective`` does). A group's state lives in
+``(GROUP, width)`` buffers, layer i's padded units from column ``col[i]`` on (``_layout``).
 
 Parallel drivers split the rows into a number of chunks that depends on m alone (never on the
-thread count); each chunk accumulates into its own row of a buffer, and the rows are summed in
-a fixed order afterwards, so results are bitwise identical for any ``NUMBA_NUM_THREADS``.
+thread count), each a whole number of groups (``_chunk_rows``); each chunk accumulates into its
+own row of a buffer, and the rows are summed in a fixed order afterwards, so results are
+bitwise identical for any ``NUMBA_NUM_THREADS``.
 """
 
 import numpy as np
@@ -48,6 +50,14 @@ def sigmoid_gradient_from_activation(a):
 def n_chunks(m):
     """Chunks of rows for m rows: a function of m alone, so results do not depend on threads."""
     return max(1, min(CHUNKS, (m + GROUP - 1) // GROUP))
+
+
+@kernel()
+def _chunk_rows(m, nc, c):
+    """Rows ``(lo, hi)`` of chunk c of nc: whole groups, so that a group's blocks of four rows
+    start at multiples of four, as in ``nonzero_columns``."""
+    groups = (m + GROUP - 1) // GROUP
+    return c * groups // nc * GROUP, min(m, (c + 1) * groups // nc * GROUP)
 
 
 @kernel()
@@ -113,15 +123,22 @@ def _add_unpacked(packed_grad, layers, lay, grad):
 
 
 @kernel()
-def _scratch(layers, lay, like):
+def _scratch(layers, lay, like, columns):
     """Per-worker buffers: ``(pre, act, delta)`` group state (zeroed: padding stays 0), and
-    ``(rows, ident, units, cols, counts, mass)``: the group's rows, 0..GROUP-1, 0..max width,
-    the non-zero input columns of each half group, their counts, a row of X's width."""
+    ``(rows, ident, units, starts, cols, mass, block)``: the group's rows, 0..GROUP-1, 0..max
+    width, non-zero input columns of blocks of four rows (block b's are cols[starts[b]:starts[b
+    + 1]]), a row of X's width, and the group's first block. ``columns`` are ``(starts, cols)``
+    from ``nonzero_columns``, or empty: then the group's two blocks are found in its own lists.
+    """
     state = np.zeros((GROUP, lay[1][-1]), like.dtype)
     s1 = layers[0]
+    starts, cols = columns
+    if starts.shape[0] == 0:
+        starts, cols = np.zeros(3, np.int64), np.empty(2 * s1, np.int32)
+    units = np.arange(layers.max()).astype(np.int32)  # the same index type as cols
     return ((state, state.copy(), state.copy()),
-            (np.empty(GROUP, np.int64), np.arange(GROUP), np.arange(layers.max()),
-             np.empty((2, s1), np.int64), np.zeros(2, np.int64), np.empty(s1, like.dtype)))
+            (np.empty(GROUP, np.int64), np.arange(GROUP), units, starts, cols,
+             np.empty(s1, like.dtype), np.zeros(1, np.int64)))
 
 
 @kernel()
@@ -147,6 +164,48 @@ def _nonzero_columns(X, rows, g0, cols, mass):
         cols[n] = k
         n += mass[k] > 0
     return n
+
+
+@kernel()
+def _select_columns(X, groups, r, cached):
+    """Point the group of rows from r on at its blocks' non-zero columns: blocks r // 4 and
+    r // 4 + 1 of the cached lists, or its own lists, found now."""
+    rows, _, _, starts, cols, mass, block = groups
+    if cached:
+        block[0] = r // 4
+        return
+    for half in range(2):
+        starts[half + 1] = starts[half] + _nonzero_columns(X, rows, 4 * half,
+                                                           cols[starts[half]:], mass)
+
+
+@kernel(parallel=True)
+def nonzero_columns(X):
+    """``(starts, cols)``: the columns where one of the rows 4b..4b+3 of X is non-zero are
+    ``cols[starts[b]:starts[b + 1]]`` (int32), for two blocks b per group of rows (rows past the
+    last clamped to it, as in ``_group_rows``). Two passes: the lists' lengths, then the lists."""
+    m, s1 = X.shape
+    blocks = (m + GROUP - 1) // GROUP * 2
+    nc = n_chunks(m)
+    starts, cols = np.zeros(blocks + 1, np.int64), np.empty(0, np.int32)
+    for fill in range(2):
+        if fill:
+            for b in range(blocks):  # lengths -> starts
+                starts[b + 1] += starts[b]
+            cols = np.empty(starts[-1], np.int32)
+        for c in prange(nc):
+            rows, found = np.empty(4, np.int64), np.empty(s1, np.int32)
+            mass = np.empty(s1, X.dtype)
+            for b in range(c * blocks // nc, (c + 1) * blocks // nc):
+                for g in range(4):
+                    rows[g] = min(4 * b + g, m - 1)
+                n = _nonzero_columns(X, rows, 0, found, mass)
+                if fill:
+                    for t in range(n):
+                        cols[starts[b] + t] = found[t]
+                else:
+                    starts[b + 1] = n
+    return starts, cols
 
 
 @kernel()
@@ -252,9 +311,10 @@ def _times_slope(act, src, dst, c, hp):
 def _inputs(X, act, layers, l, lay, groups, half):
     """Source of layer l's inputs for the micro-kernels: ``(src, rows, c0, cols, n)`` -- X's
     non-zero columns for l = 0, all units of the previous layer's block otherwise."""
-    rows, ident, units, cols, counts, _ = groups
+    rows, ident, units, starts, cols, _, block = groups
     if l == 0:
-        return X, rows, 0, cols[half], counts[half]
+        b = block[0] + half
+        return X, rows, 0, cols[starts[b]:], starts[b + 1] - starts[b]
     return act, ident, lay[1][l], units, layers[l]
 
 
@@ -263,9 +323,6 @@ def _forward_group(X, packed, layers, lay, state, groups):
     """Pre-activations z of every layer into pre, hidden activations sigma(z) into act."""
     pre, act, _ = state
     hp, col, t_off, _ = lay
-    rows, _, _, cols, counts, mass = groups
-    for half in range(2):
-        counts[half] = _nonzero_columns(X, rows, 4 * half, cols[half], mass)
     n = layers.shape[0] - 1
     for l in range(n):
         for half in range(2):
@@ -318,7 +375,7 @@ def _backward_group(X, packed, layers, lay, state, groups, grad):
     """Back-propagate the group's output deltas; add its gradient into grad (packed)."""
     _, act, delta = state
     hp, col, t_off, b_off = lay
-    _, ident, units, _, _, _ = groups
+    ident, units = groups[1], groups[2]
     for l in range(layers.shape[0] - 2, -1, -1):
         for half in range(2):
             src, srows, c0, scols, k = _inputs(X, act, layers, l, lay, groups, half)
@@ -331,15 +388,17 @@ def _backward_group(X, packed, layers, lay, state, groups, grad):
 
 
 @kernel()
-def _cost_grad_chunk(X, y, layers, lay, packed, lo, hi, packed_grad, with_grad):
+def _cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, packed_grad, with_grad):
     """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
-    gradient into packed_grad (packed layout) when ``with_grad``."""
-    state, groups = _scratch(layers, lay, packed[0])
+    gradient into packed_grad (packed layout) when ``with_grad``. ``columns``: see
+    ``_scratch``; cached lists need lo to be a multiple of four."""
+    state, groups = _scratch(layers, lay, packed[0], columns)
     scratch = np.empty((2, layers[-1], GROUP))
     rows, col = groups[0], lay[1]
     loss = 0.0
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
+        _select_columns(X, groups, r, columns[0].shape[0] > 0)
         _forward_group(X, packed, layers, lay, state, groups)
         loss += _output_delta(state[0], y, rows, valid, col[-2], state[2], scratch)
         if with_grad:
@@ -354,7 +413,8 @@ def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
     lay = _layout(layers, w)
     packed = _packed(w, layers, lay)
     packed_grad = np.zeros_like(packed[0])
-    loss = _cost_grad_chunk(X, y, layers, lay, packed, lo, hi, packed_grad, with_grad)
+    loss = _cost_grad_chunk(X, y, layers, lay, packed, _no_columns(), lo, hi, packed_grad,
+                            with_grad)
     if with_grad:
         _add_unpacked(packed_grad, layers, lay, grad)
     return loss
@@ -367,7 +427,7 @@ def _r_forward_group(X, pw, pv, layers, lay, state, r_state, groups):
     _, act, _ = state
     rz, ra, _ = r_state
     hp, col, t_off, _ = lay
-    _, ident, units, _, _, _ = groups
+    ident, units = groups[1], groups[2]
     n = layers.shape[0] - 1
     for l in range(n):
         for half in range(2):  # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
@@ -388,7 +448,7 @@ def _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, hv):
     _, act, delta = state
     rz, ra, rdelta = r_state
     hp, col, t_off, b_off = lay
-    _, ident, units, _, _, _ = groups
+    ident, units = groups[1], groups[2]
     for l in range(layers.shape[0] - 2, -1, -1):
         H = hv[t_off[l]:t_off[l + 1]]
         for half in range(2):  # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
@@ -418,10 +478,10 @@ def _r_backward_group(X, pw, pv, layers, lay, state, r_state, groups, hv):
 
 
 @kernel()
-def _hessp_chunk(X, y, layers, lay, pw, pv, lo, hi, packed_hv):
+def _hessp_chunk(X, y, layers, lay, pw, pv, columns, lo, hi, packed_hv):
     """Serial worker on packed w and v: adds the Hessian of the summed loss over rows
-    lo..hi-1 times v into packed_hv (packed layout)."""
-    state, groups = _scratch(layers, lay, pw[0])
+    lo..hi-1 times v into packed_hv (packed layout). ``columns`` as in ``_cost_grad_chunk``."""
+    state, groups = _scratch(layers, lay, pw[0], columns)
     scratch = np.empty((2, layers[-1], GROUP))
     r_state = (np.zeros_like(state[0]), np.zeros_like(state[0]), np.zeros_like(state[0]))
     rows, col, hp = groups[0], lay[1], lay[0]
@@ -430,6 +490,7 @@ def _hessp_chunk(X, y, layers, lay, pw, pv, lo, hi, packed_hv):
     z0 = col[-2]
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
+        _select_columns(X, groups, r, columns[0].shape[0] > 0)
         _forward_group(X, pw, layers, lay, state, groups)
         _output_delta(pre, y, rows, valid, z0, delta, scratch)
         _r_forward_group(X, pw, pv, layers, lay, state, r_state, groups)
@@ -457,9 +518,16 @@ def _summed_unpacked(partial, layers, lay, size):
     return total
 
 
+@kernel()
+def _no_columns():
+    """Empty ``columns``: workers find each group's non-zero input columns themselves."""
+    return np.zeros(0, np.int64), np.zeros(0, np.int32)
+
+
 @kernel(parallel=True)
-def cost_grad_sums(X, y, w, layers):
-    """Loss and gradient (float64, shaped like w) summed over all rows of X."""
+def cost_grad_sums(X, y, w, layers, columns):
+    """Loss and gradient (float64, shaped like w) summed over all rows of X. ``columns``:
+    ``nonzero_columns(X)``, or empty arrays ``(int64, int32)`` to find them on the way."""
     m = X.shape[0]
     nc = n_chunks(m)
     lay = _layout(layers, w)
@@ -467,28 +535,31 @@ def cost_grad_sums(X, y, w, layers):
     partial = np.zeros((nc, packed[0].shape[0]), w.dtype)
     losses = np.zeros((nc, 1))
     for c in prange(nc):
-        losses[c, 0] = _cost_grad_chunk(X, y, layers, lay, packed, c * m // nc,
-                                        (c + 1) * m // nc, partial[c], True)
+        lo, hi = _chunk_rows(m, nc, c)
+        losses[c, 0] = _cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, partial[c],
+                                        True)
     return _fixed_order_sum(losses)[0], _summed_unpacked(partial, layers, lay, w.shape[0])
 
 
 @kernel(parallel=True)
-def hessp_sums(X, y, w, v, layers):
-    """Hessian of the summed loss times v (float64, shaped like w), summed over all rows."""
+def hessp_sums(X, y, w, v, layers, columns):
+    """Hessian of the summed loss times v (float64, shaped like w), summed over all rows.
+    ``columns`` as in ``cost_grad_sums``."""
     m = X.shape[0]
     nc = n_chunks(m)
     lay = _layout(layers, w)
     pw, pv = _packed(w, layers, lay), _packed(v, layers, lay)
     partial = np.zeros((nc, pw[0].shape[0]), w.dtype)
     for c in prange(nc):
-        _hessp_chunk(X, y, layers, lay, pw, pv, c * m // nc, (c + 1) * m // nc, partial[c])
+        lo, hi = _chunk_rows(m, nc, c)
+        _hessp_chunk(X, y, layers, lay, pw, pv, columns, lo, hi, partial[c])
     return _summed_unpacked(partial, layers, lay, w.shape[0])
 
 
 @kernel()
 def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
-    state, groups = _scratch(layers, lay, packed[0])
+    state, groups = _scratch(layers, lay, packed[0], _no_columns())
     _, u_off = _offsets(layers)
     pre, act, _ = state
     rows, col = groups[0], lay[1]
@@ -496,6 +567,7 @@ def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
     for r in range(lo, hi, GROUP):
         valid = _group_rows(r, hi, rows)
+        _select_columns(X, groups, r, False)
         _forward_group(X, packed, layers, lay, state, groups)
         _sigmoid_block(pre, act, col[n], lay[0][n])
         for g in range(valid):

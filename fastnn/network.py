@@ -25,10 +25,21 @@ def _weight_mask(layers):
     return mask
 
 
-def _cost_grad(params, layers, X, y, lam, dtype):
-    """Validated inputs -> (J, grad): the kernel's sums, then the mean and the L2 penalty."""
+_FIND_COLUMNS = (np.zeros(0, np.int64), np.zeros(0, np.int32))  # kernels find them per call
+
+
+def _validated(layers, X, y, lam, dtype):
+    """``(layers, X, y, lam, dtype)`` checked and converted, in the order errors are reported."""
+    layers, dtype = check_layers(layers), check_dtype(dtype)
+    X = check_X(X, layers[0], dtype)
+    return layers, X, check_y(y, X.shape[0], layers[-1]), check_lam(lam), dtype
+
+
+def _cost_grad(params, layers, X, y, lam, dtype, columns=_FIND_COLUMNS):
+    """Validated inputs -> (J, grad): the kernel's sums, then the mean and the L2 penalty.
+    ``columns``: X's non-zero columns by blocks of rows (``kernels.nonzero_columns``)."""
     loss, grad = run_parallel(kernels.cost_grad_sums, X, y, params.astype(dtype),
-                              np.array(layers, np.int64))
+                              np.array(layers, np.int64), columns)
     m = X.shape[0]
     weights = params * _weight_mask(layers)
     grad /= m
@@ -43,7 +54,9 @@ class Objective:
 
     ``Objective(layers, X, y, lam)(params) -> (J, grad)`` is the callable to hand to
     ``scipy.optimize.minimize(obj, p0, jac=True)``: J is a Python float, grad a fresh float64
-    vector shaped like params.
+    vector shaped like params. It keeps its own copy of X (later changes to the caller's array
+    are not seen) and where X's rows are non-zero, found once: every call reads only those
+    columns of X.
 
     Parameters
     ----------
@@ -64,16 +77,16 @@ class Objective:
     """
 
     def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
-        self.layers = check_layers(layers)
-        self.dtype = check_dtype(dtype)
-        self.X = check_X(X, self.layers[0], self.dtype)
-        self.y = check_y(y, self.X.shape[0], self.layers[-1])
-        self.lam = check_lam(lam)
+        self.layers, self.X, self.y, self.lam, self.dtype = _validated(layers, X, y, lam, dtype)
+        if np.may_share_memory(self.X, X):  # y is always converted, so already a copy
+            self.X = self.X.copy()
         self.n_params = n_params(self.layers)
+        self._columns = run_parallel(kernels.nonzero_columns, self.X)
 
     def __call__(self, params):
         params = check_params(params, self.n_params)
-        return _cost_grad(params, self.layers, self.X, self.y, self.lam, self.dtype)
+        return _cost_grad(params, self.layers, self.X, self.y, self.lam, self.dtype,
+                          self._columns)
 
     def hessp(self, params, v):
         """Exact Hessian of J at params times v, ``(n_params,)`` float64 (Pearlmutter's R-operator).
@@ -83,7 +96,8 @@ class Objective:
         params = check_params(params, self.n_params)
         v = check_params(v, self.n_params, name="v")
         hv = run_parallel(kernels.hessp_sums, self.X, self.y, params.astype(self.dtype),
-                          v.astype(self.dtype), np.array(self.layers, np.int64))
+                          v.astype(self.dtype), np.array(self.layers, np.int64),
+                          self._columns)
         m = self.X.shape[0]
         hv /= m
         hv += (self.lam / m) * v * _weight_mask(self.layers)
@@ -97,7 +111,8 @@ def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
     in a loop, build an :class:`Objective` once instead. See :class:`Objective` for the
     arguments; returns ``(float, (n_params,) float64)``.
     """
-    return Objective(layers, X, y, lam, dtype)(params)
+    layers, X, y, lam, dtype = _validated(layers, X, y, lam, dtype)
+    return _cost_grad(check_params(params, n_params(layers)), layers, X, y, lam, dtype)
 
 
 def _prepared(params, layers, X, dtype):

@@ -74,6 +74,30 @@ def test_sparse_inputs_match_reference(dtype, layers):
     assert_close(hv, numerical, 1e-8 if dtype == np.float64 else 1e-5)
 
 
+@pytest.mark.parametrize("m", [1, 4, 5, 37])
+def test_nonzero_columns_are_the_union_over_blocks_of_four_rows(m):
+    X = sparse_problem((30, 25, 10), 37, seed=1)[1][:m]
+    starts, cols = kernels.nonzero_columns(X)
+    assert starts.shape == (2 * -(-m // 8) + 1,) and starts[0] == 0  # two blocks a group
+    for b in range(starts.size - 1):
+        block = X[np.minimum(np.arange(4 * b, 4 * b + 4), m - 1)]  # last rows clamped
+        np.testing.assert_array_equal(cols[starts[b]:starts[b + 1]],
+                                      np.flatnonzero((block != 0).any(axis=0)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("m", [1, 6, 37, 203])
+def test_columns_found_once_give_the_bits_of_columns_found_per_call(dtype, m):
+    """Objective finds X's non-zero columns once, cost_grad group by group: same sums."""
+    layers = (30, 25, 10)
+    params, X, y = sparse_problem(layers, 203, seed=m)
+    X, y = X[:m], y[:m]
+    J, grad = fastnn.Objective(layers, X, y, 0.3, dtype=dtype)(params)
+    J_found, grad_found = fastnn.cost_grad(params, layers, X, y, 0.3, dtype=dtype)
+    assert J == J_found
+    np.testing.assert_array_equal(grad, grad_found)
+
+
 @pytest.mark.jit
 def test_full_size_digits_match_reference(digits):
     X, y = digits
@@ -113,6 +137,18 @@ def test_each_call_returns_a_fresh_gradient():
     J2, g2 = obj(params + 0.1)
     assert g1 is not g2 and not np.shares_memory(g1, g2)
     np.testing.assert_array_equal(g1, keep)
+
+
+def test_objective_keeps_its_own_copy_of_X():
+    layers = (6, 5, 4)
+    params, X, y = problem(layers, 20)
+    obj = fastnn.Objective(layers, X, y)
+    J, grad = obj(params)
+    X[:] = 0  # the caller's arrays change; the objective's data must not
+    y[:] = 0
+    J_after, grad_after = obj(params)
+    assert J_after == J
+    np.testing.assert_array_equal(grad_after, grad)
 
 
 def test_one_class_network():
