@@ -46,9 +46,10 @@ def _real_array(a, name):
 
 
 def _check_finite(arr, name):
-    # Summing first costs no temporary: any nan/inf makes the sum non-finite. Only when it is
-    # (or the sum overflowed) do we pay for the element-wise test.
-    if not np.isfinite(np.sum(arr, dtype=np.float64)) and not np.isfinite(arr).all():
+    # Integers are always finite. Summing first costs no temporary (in arr's own dtype: a
+    # float64 sum of float32 would convert in buffers): any nan/inf makes the sum non-finite.
+    # Only when it is (or the sum overflowed) do we pay for the element-wise test.
+    if arr.dtype.kind == "f" and not np.isfinite(np.sum(arr)) and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, found nan or inf")
 
 
