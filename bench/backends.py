@@ -2,7 +2,8 @@
 
 Each ``make_*`` takes ``(layers, X, y, lam, dtype)`` and returns ``f(params) -> (J, grad)``
 with J a float and grad a float64 numpy vector, after converting the data once (as a user
-would). PyTorch and JAX are optional (``pip install '.[bench]'``): missing ones are skipped.
+would). ``PREDICTORS`` do the same for predicted labels: ``(layers, X, dtype)`` -> ``f(params)``.
+PyTorch and JAX are optional (``pip install '.[bench]'``): missing ones are skipped.
 """
 
 import numpy as np
@@ -21,24 +22,38 @@ def make_numpy(layers, X, y, lam, dtype):
     return lambda p: reference.cost_grad(p, layers, X, y, lam, dtype)
 
 
-def make_torch(layers, X, y, lam, dtype):
+def _shapes(layers):
+    return [(b, a + 1) for a, b in zip(layers[:-1], layers[1:])]
+
+
+def _torch_forward(torch, params, Xt, layers):
+    """``(z, thetas)``: the output layer's pre-activations for Xt, and views of params."""
+    shapes = _shapes(layers)
+    parts = torch.split(params, [r * c for r, c in shapes])
+    thetas = [part.view(shape) for part, shape in zip(parts, shapes)]
+    a = Xt
+    for i, theta in enumerate(thetas):
+        z = torch.addmm(theta[:, 0], a, theta[:, 1:].T)
+        a = z if i == len(thetas) - 1 else torch.sigmoid(z)
+    return a, thetas
+
+
+def _torch(dtype):
     torch = pytest.importorskip("torch")
-    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    return torch, torch.float64 if dtype == np.float64 else torch.float32
+
+
+def make_torch(layers, X, y, lam, dtype):
+    torch, tdtype = _torch(dtype)
     Xt = torch.as_tensor(X, dtype=tdtype)
     Yt = torch.nn.functional.one_hot(torch.as_tensor(y), layers[-1]).to(tdtype)
     m = X.shape[0]
-    shapes = [(b, a + 1) for a, b in zip(layers[:-1], layers[1:])]
 
     def cost_grad(p):
         params = torch.tensor(p, dtype=tdtype, requires_grad=True)
-        thetas = torch.split(params, [r * c for r, c in shapes])
-        a, reg = Xt, 0.0
-        for i, (theta, shape) in enumerate(zip(thetas, shapes)):
-            theta = theta.view(shape)
-            z = torch.addmm(theta[:, 0], a, theta[:, 1:].T)
-            a = z if i == len(shapes) - 1 else torch.sigmoid(z)
-            reg = reg + (theta[:, 1:] ** 2).sum()
-        J = torch.nn.functional.binary_cross_entropy_with_logits(a, Yt, reduction="sum") / m
+        z, thetas = _torch_forward(torch, params, Xt, layers)
+        reg = sum((theta[:, 1:] ** 2).sum() for theta in thetas)
+        J = torch.nn.functional.binary_cross_entropy_with_logits(z, Yt, reduction="sum") / m
         J = J + lam / (2 * m) * reg
         J.backward()
         return J.item(), params.grad.numpy().astype(np.float64)
@@ -46,24 +61,35 @@ def make_torch(layers, X, y, lam, dtype):
     return cost_grad
 
 
-def make_jax(layers, X, y, lam, dtype):
+def _jax_forward(jax, params, Xj, layers):
+    """``(z, thetas)``: the output layer's pre-activations for Xj, and slices of params."""
+    shapes = _shapes(layers)
+    splits = np.cumsum([r * c for r, c in shapes])[:-1]
+    thetas = [part.reshape(shape) for part, shape in zip(jax.numpy.split(params, splits), shapes)]
+    a = Xj
+    for i, theta in enumerate(thetas):
+        z = a @ theta[:, 1:].T + theta[:, 0]
+        a = z if i == len(thetas) - 1 else jax.nn.sigmoid(z)
+    return a, thetas
+
+
+def _jax():
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def make_jax(layers, X, y, lam, dtype):
+    jax = _jax()
     jnp = jax.numpy
     Xj = jnp.asarray(X, dtype=dtype)
     Yj = jnp.asarray(np.eye(layers[-1], dtype=dtype)[y])
     m = X.shape[0]
-    shapes = [(b, a + 1) for a, b in zip(layers[:-1], layers[1:])]
-    splits = np.cumsum([r * c for r, c in shapes])[:-1]
 
     def cost(params):
-        a, reg = Xj, 0.0
-        for i, (theta, shape) in enumerate(zip(jnp.split(params, splits), shapes)):
-            theta = theta.reshape(shape)
-            z = a @ theta[:, 1:].T + theta[:, 0]
-            a = z if i == len(shapes) - 1 else jax.nn.sigmoid(z)
-            reg = reg + jnp.sum(theta[:, 1:] ** 2)
-        loss = jnp.sum(-Yj * jax.nn.log_sigmoid(a) - (1 - Yj) * jax.nn.log_sigmoid(-a)) / m
+        z, thetas = _jax_forward(jax, params, Xj, layers)
+        reg = sum(jnp.sum(theta[:, 1:] ** 2) for theta in thetas)
+        loss = jnp.sum(-Yj * jax.nn.log_sigmoid(z) - (1 - Yj) * jax.nn.log_sigmoid(-z)) / m
         return loss + lam / (2 * m) * reg
 
     value_and_grad = jax.jit(jax.value_and_grad(cost))
@@ -75,7 +101,38 @@ def make_jax(layers, X, y, lam, dtype):
     return cost_grad
 
 
+def predictor_torch(layers, X, dtype):
+    torch, tdtype = _torch(dtype)
+    Xt = torch.as_tensor(X, dtype=tdtype)
+
+    def predict(p):
+        with torch.no_grad():
+            z, _ = _torch_forward(torch, torch.as_tensor(p, dtype=tdtype), Xt, layers)
+            return z.argmax(dim=1).numpy()
+
+    return predict
+
+
+def predictor_jax(layers, X, dtype):
+    jax = _jax()
+    Xj = jax.numpy.asarray(X, dtype=dtype)
+    labels = jax.jit(lambda params: _jax_forward(jax, params, Xj, layers)[0].argmax(axis=1))
+    return lambda p: np.asarray(labels(jax.numpy.asarray(p, dtype=dtype)))
+
+
+def predictor_fastnn(layers, X, dtype):
+    X = np.ascontiguousarray(X, dtype=dtype)
+    return lambda p: fastnn.predict(p, layers, X, dtype=dtype)
+
+
+def predictor_numpy(layers, X, dtype):
+    X = np.ascontiguousarray(X, dtype=dtype)
+    return lambda p: reference.predict(p, layers, X, dtype=dtype)
+
+
 BACKENDS = {"fastnn": make_fastnn, "numpy": make_numpy, "torch": make_torch, "jax": make_jax}
+PREDICTORS = {"fastnn": predictor_fastnn, "numpy": predictor_numpy, "torch": predictor_torch,
+              "jax": predictor_jax}
 DTYPES = {"f64": np.float64, "f32": np.float32}
 
 

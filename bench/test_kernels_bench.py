@@ -8,7 +8,7 @@ import pytest
 
 import fastnn
 from fastnn import reference
-from backends import BACKENDS, DTYPES, synthetic
+from backends import BACKENDS, DTYPES, PREDICTORS, synthetic
 
 CLASSIC = (400, 25, 10)
 
@@ -46,18 +46,12 @@ def test_scaling_in_width(benchmark, impl, layers):
     timed(benchmark, BACKENDS[impl](layers, X, y, 1.0, np.float64), p)
 
 
-PREDICTORS = {
-    "fastnn": lambda p, X, dtype: fastnn.predict(p, CLASSIC, X, dtype=dtype),
-    "numpy": lambda p, X, dtype: reference.predict(p, CLASSIC, X, dtype=dtype),
-}
-
-
 @pytest.mark.parametrize("impl", list(PREDICTORS))
 @pytest.mark.parametrize("dtype", list(DTYPES))
 def test_predict(benchmark, digits, impl, dtype):
     benchmark.group = f"predict 400-25-10, 5000 digits, {dtype}"
     X, y = digits
     p = fastnn.init_params(CLASSIC, seed=0)
-    predict = PREDICTORS[impl]
-    assert np.mean(predict(p, X, DTYPES[dtype]) == reference.predict(p, CLASSIC, X)) > 0.99
-    benchmark(predict, p, X, DTYPES[dtype])
+    predict = PREDICTORS[impl](CLASSIC, X, DTYPES[dtype])
+    assert np.mean(predict(p) == reference.predict(p, CLASSIC, X)) > 0.99
+    benchmark(predict, p)
