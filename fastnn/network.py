@@ -72,8 +72,8 @@ class Objective:
     >>> X, y = np.eye(3), np.array([0, 1, 2])
     >>> obj = fastnn.Objective((3, 2, 3), X, y, lam=0.0)
     >>> J, grad = obj(np.zeros(fastnn.n_params((3, 2, 3))))
-    >>> round(J, 6) == round(3 * np.log(2), 6), grad.shape
-    (True, (17,))
+    >>> print(f"{J:.6f}", grad.shape)  # every output at sigma(0) = 1/2: J = 3 log 2
+    2.079442 (17,)
     """
 
     def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
