@@ -33,10 +33,8 @@ def _pre_activations(thetas, X):
 def forward(params, layers, X, dtype=np.float64):
     """Activations ``[a_1 = X, a_2, ..., a_L]`` (no bias columns); a_l is ``(m, s_l)``."""
     thetas = [t.astype(dtype) for t in unpack(params, layers)]
-    acts = [np.asarray(X, dtype=dtype)]
-    for theta in thetas:
-        acts.append(expit(_with_bias(acts[-1]) @ theta.T))
-    return acts
+    inputs, z = _pre_activations(thetas, np.asarray(X, dtype=dtype))
+    return [a[:, 1:] for a in inputs] + [expit(z)]
 
 
 def predict_proba(params, layers, X, dtype=np.float64):
