@@ -87,17 +87,21 @@ def cmd_train(args):
 
 
 def write_plots(folder, X, y, predicted, params, layers, costs):
+    """Draw a training run's pictures into folder; return their paths, in drawing order."""
     from . import plot
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / name for name in ("digits.png", "hidden.png", "confusion.png", "cost.png")]
-    plot.digits(X, y, predicted, path=paths[0])
-    if np.sqrt(layers[0]) % 1 == 0 and len(layers) > 2:
-        plot.hidden_units(params, layers, path=paths[1])
-    else:
-        paths.remove(paths[1])
-    plot.confusion(metrics.confusion_matrix(y, predicted, layers[-1]), path=paths[-2])
-    plot.cost_curve(costs, path=paths[-1])
+    paths = []
+
+    def draw(name, picture, *args):
+        paths.append(folder / name)
+        picture(*args, path=paths[-1])
+
+    draw("digits.png", plot.digits, X, y, predicted)
+    if np.sqrt(layers[0]) % 1 == 0 and len(layers) > 2:  # square inputs: units as images
+        draw("hidden.png", plot.hidden_units, params, layers)
+    draw("confusion.png", plot.confusion, metrics.confusion_matrix(y, predicted, layers[-1]))
+    draw("cost.png", plot.cost_curve, costs)
     return paths
 
 

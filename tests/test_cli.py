@@ -63,6 +63,18 @@ def test_train_reports_saves_and_draws(small_npz, tmp_path):
             assert img.format == "PNG" and min(img.size) >= min_size
 
 
+@pytest.mark.parametrize("layers", [(16, 3, 2), (16, 2)], ids=["hidden layer", "none"])
+def test_plots_draw_hidden_units_when_there_are_some(tmp_path, layers):
+    from fastnn.cli import write_plots
+    X, y = np.random.default_rng(0).random((8, 16)), np.arange(8) % 2
+    paths = write_plots(tmp_path, X, y, y[::-1], fastnn.init_params(layers), layers, [1.0, 0.5])
+    names = ["digits.png", "hidden.png", "confusion.png", "cost.png"]
+    if len(layers) == 2:  # no hidden layer to draw
+        names.remove("hidden.png")
+    assert [p.name for p in paths] == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+
+
 def test_predict_recognises_rendered_digits(digits, model_file, tmp_path):
     X, y = digits
     rows = np.random.default_rng(0).choice(len(y), 20, replace=False)
