@@ -412,7 +412,7 @@ def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
     (left alone when not ``with_grad``)."""
     lay = _layout(layers, w)
     packed = _packed(w, layers, lay)
-    packed_grad = np.zeros_like(packed[0])
+    packed_grad = np.zeros(packed[0].shape[0] if with_grad else 0, w.dtype)
     loss = _cost_grad_chunk(X, y, layers, lay, packed, _no_columns(), lo, hi, packed_grad,
                             with_grad)
     if with_grad:
