@@ -123,12 +123,19 @@ def _add_unpacked(packed_grad, layers, lay, grad):
 
 
 @kernel()
+def no_column_lists():
+    """``columns`` with no lists: workers find each group's non-zero input columns themselves."""
+    return np.zeros(0, np.int64), np.zeros(0, np.int32)
+
+
+@kernel()
 def _scratch(layers, lay, like, columns):
     """Per-worker buffers: ``(pre, act, delta)`` group state (zeroed: padding stays 0), and
     ``(rows, ident, units, starts, cols, mass, block)``: the group's rows, 0..GROUP-1, 0..max
     width, non-zero input columns of blocks of four rows (block b's are cols[starts[b]:starts[b
     + 1]]), a row of X's width, and the group's first block. ``columns`` are ``(starts, cols)``
-    from ``nonzero_columns``, or empty: then the group's two blocks are found in its own lists.
+    from ``nonzero_columns``, or ``no_column_lists()``: then each group's two blocks are found in
+    the worker's own lists.
     """
     state = np.zeros((GROUP, lay[1][-1]), like.dtype)
     s1 = layers[0]
@@ -167,44 +174,54 @@ def _nonzero_columns(X, rows, g0, cols, mass):
 
 
 @kernel()
-def _select_columns(X, groups, r, cached):
-    """Point the group of rows from r on at its blocks' non-zero columns: blocks r // 4 and
-    r // 4 + 1 of the cached lists, or its own lists, found now."""
-    rows, _, _, starts, cols, mass, block = groups
-    if cached:
-        block[0] = r // 4
-        return
+def _find_columns(X, rows, starts, cols, mass):
+    """The non-zero columns of the two blocks of four rows in ``rows`` (a group), into cols:
+    block h's are ``cols[starts[h]:starts[h + 1]]``, starts[0] = 0."""
     for half in range(2):
         starts[half + 1] = starts[half] + _nonzero_columns(X, rows, 4 * half,
                                                            cols[starts[half]:], mass)
 
 
+@kernel()
+def _start_group(X, groups, r, hi, columns):
+    """Set groups up for the group of rows from r on (rows up to hi): its rows, and its
+    blocks' non-zero columns -- blocks r // 4 and r // 4 + 1 of ``columns`` from
+    ``nonzero_columns``, or its own lists, found now. Returns how many rows are real."""
+    rows, _, _, starts, cols, mass, block = groups
+    valid = _group_rows(r, hi, rows)
+    if columns[0].shape[0] > 0:
+        block[0] = r // 4
+    else:
+        _find_columns(X, rows, starts, cols, mass)
+    return valid
+
+
 @kernel(parallel=True)
 def nonzero_columns(X):
-    """``(starts, cols)``: the columns where one of the rows 4b..4b+3 of X is non-zero are
-    ``cols[starts[b]:starts[b + 1]]`` (int32), for two blocks b per group of rows (rows past the
-    last clamped to it, as in ``_group_rows``). Two passes: the lists' lengths, then the lists."""
-    m, s1 = X.shape
-    blocks = (m + GROUP - 1) // GROUP * 2
+    """``(starts, cols)``: the non-zero columns of block b, rows 4b..4b+3 of X, are
+    ``cols[starts[b]:starts[b + 1]]`` (int32); two blocks per group of rows, found as the
+    workers find them (``_find_columns``). Two passes: the lists' lengths, then the lists."""
+    m = X.shape[0]
     nc = n_chunks(m)
-    starts, cols = np.zeros(blocks + 1, np.int64), np.empty(0, np.int32)
+    starts, cols = np.zeros((m + GROUP - 1) // GROUP * 2 + 1, np.int64), np.empty(0, np.int32)
     for fill in range(2):
         if fill:
-            for b in range(blocks):  # lengths -> starts
+            for b in range(starts.shape[0] - 1):  # lengths -> starts
                 starts[b + 1] += starts[b]
             cols = np.empty(starts[-1], np.int32)
         for c in prange(nc):
-            rows, found = np.empty(4, np.int64), np.empty(s1, np.int32)
-            mass = np.empty(s1, X.dtype)
-            for b in range(c * blocks // nc, (c + 1) * blocks // nc):
-                for g in range(4):
-                    rows[g] = min(4 * b + g, m - 1)
-                n = _nonzero_columns(X, rows, 0, found, mass)
-                if fill:
-                    for t in range(n):
+            rows, mass = np.empty(GROUP, np.int64), np.empty(X.shape[1], X.dtype)
+            found_at, found = np.zeros(3, np.int64), np.empty(2 * X.shape[1], np.int32)
+            lo, hi = _chunk_rows(m, nc, c)
+            for r in range(lo, hi, GROUP):
+                _group_rows(r, hi, rows)
+                _find_columns(X, rows, found_at, found, mass)
+                b = r // 4
+                if fill:  # both blocks' lists at once: they are contiguous in cols too
+                    for t in range(found_at[2]):
                         cols[starts[b] + t] = found[t]
                 else:
-                    starts[b + 1] = n
+                    starts[b + 1], starts[b + 2] = found_at[1], found_at[2] - found_at[1]
     return starts, cols
 
 
@@ -397,8 +414,7 @@ def _cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, packed_grad, wi
     rows, col = groups[0], lay[1]
     loss = 0.0
     for r in range(lo, hi, GROUP):
-        valid = _group_rows(r, hi, rows)
-        _select_columns(X, groups, r, columns[0].shape[0] > 0)
+        valid = _start_group(X, groups, r, hi, columns)
         _forward_group(X, packed, layers, lay, state, groups)
         loss += _output_delta(state[0], y, rows, valid, col[-2], state[2], scratch)
         if with_grad:
@@ -413,7 +429,7 @@ def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
     lay = _layout(layers, w)
     packed = _packed(w, layers, lay)
     packed_grad = np.zeros(packed[0].shape[0] if with_grad else 0, w.dtype)
-    loss = _cost_grad_chunk(X, y, layers, lay, packed, _no_columns(), lo, hi, packed_grad,
+    loss = _cost_grad_chunk(X, y, layers, lay, packed, no_column_lists(), lo, hi, packed_grad,
                             with_grad)
     if with_grad:
         _add_unpacked(packed_grad, layers, lay, grad)
@@ -489,8 +505,7 @@ def _hessp_chunk(X, y, layers, lay, pw, pv, columns, lo, hi, packed_hv):
     rz, _, rdelta = r_state
     z0 = col[-2]
     for r in range(lo, hi, GROUP):
-        valid = _group_rows(r, hi, rows)
-        _select_columns(X, groups, r, columns[0].shape[0] > 0)
+        valid = _start_group(X, groups, r, hi, columns)
         _forward_group(X, pw, layers, lay, state, groups)
         _output_delta(pre, y, rows, valid, z0, delta, scratch)
         _r_forward_group(X, pw, pv, layers, lay, state, r_state, groups)
@@ -516,12 +531,6 @@ def _summed_unpacked(partial, layers, lay, size):
     total = np.zeros(size)
     _add_unpacked(_fixed_order_sum(partial), layers, lay, total)
     return total
-
-
-@kernel()
-def _no_columns():
-    """Empty ``columns``: workers find each group's non-zero input columns themselves."""
-    return np.zeros(0, np.int64), np.zeros(0, np.int32)
 
 
 @kernel(parallel=True)
@@ -559,15 +568,15 @@ def hessp_sums(X, y, w, v, layers, columns):
 @kernel()
 def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
-    state, groups = _scratch(layers, lay, packed[0], _no_columns())
+    columns = no_column_lists()
+    state, groups = _scratch(layers, lay, packed[0], columns)
     _, u_off = _offsets(layers)
     pre, act, _ = state
-    rows, col = groups[0], lay[1]
+    col = lay[1]
     n, units = layers.shape[0] - 1, u_off[-1]
     first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
     for r in range(lo, hi, GROUP):
-        valid = _group_rows(r, hi, rows)
-        _select_columns(X, groups, r, False)
+        valid = _start_group(X, groups, r, hi, columns)
         _forward_group(X, packed, layers, lay, state, groups)
         _sigmoid_block(pre, act, col[n], lay[0][n])
         for g in range(valid):

@@ -25,19 +25,22 @@ def _weight_mask(layers):
     return mask
 
 
-_FIND_COLUMNS = (np.zeros(0, np.int64), np.zeros(0, np.int32))  # kernels find them per call
+def _network_and_X(layers, X, dtype):
+    """``(layers, X, dtype)`` checked and converted, in the order errors are reported."""
+    layers, dtype = check_layers(layers), check_dtype(dtype)
+    return layers, check_X(X, layers[0], dtype), dtype
 
 
 def _validated(layers, X, y, lam, dtype):
     """``(layers, X, y, lam, dtype)`` checked and converted, in the order errors are reported."""
-    layers, dtype = check_layers(layers), check_dtype(dtype)
-    X = check_X(X, layers[0], dtype)
+    layers, X, dtype = _network_and_X(layers, X, dtype)
     return layers, X, check_y(y, X.shape[0], layers[-1]), check_lam(lam), dtype
 
 
-def _cost_grad(params, layers, X, y, lam, dtype, columns=_FIND_COLUMNS):
+def _cost_grad(params, layers, X, y, lam, dtype, columns):
     """Validated inputs -> (J, grad): the kernel's sums, then the mean and the L2 penalty.
-    ``columns``: X's non-zero columns by blocks of rows (``kernels.nonzero_columns``)."""
+    ``columns``: X's non-zero columns by blocks of rows (``kernels.nonzero_columns``), or
+    ``kernels.no_column_lists()``."""
     loss, grad = run_parallel(kernels.cost_grad_sums, X, y, params.astype(dtype),
                               np.array(layers, np.int64), columns)
     m = X.shape[0]
@@ -112,18 +115,14 @@ def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
     arguments; returns ``(float, (n_params,) float64)``.
     """
     layers, X, y, lam, dtype = _validated(layers, X, y, lam, dtype)
-    return _cost_grad(check_params(params, n_params(layers)), layers, X, y, lam, dtype)
-
-
-def _prepared(params, layers, X, dtype):
-    layers = check_layers(layers)
-    dtype = check_dtype(dtype)
-    return check_params(params, n_params(layers)), layers, check_X(X, layers[0], dtype), dtype
+    return _cost_grad(check_params(params, n_params(layers)), layers, X, y, lam, dtype,
+                      kernels.no_column_lists())
 
 
 def predict_proba(params, layers, X, dtype=np.float64):
     """Output activations ``(m, K)`` of dtype: independent sigmoids, rows need not sum to 1."""
-    params, layers, X, dtype = _prepared(params, layers, X, dtype)
+    layers, X, dtype = _network_and_X(layers, X, dtype)
+    params = check_params(params, n_params(layers))
     _, h = run_parallel(kernels.forward_states, X, params.astype(dtype),
                         np.array(layers, np.int64), 0, layers[-1])
     return h
