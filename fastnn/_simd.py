@@ -102,11 +102,16 @@ def _call(builder, name, *args):
     return builder.call(f, args)
 
 
+def _splat(ty, value):
+    """The constant vector of type ty with every lane = value."""
+    return ir.Constant(ty, [value] * ty.count)
+
+
 def _polynomial(builder, x, coefficients):
     """IR for sum_k coefficients[k] x^k by Estrin's scheme: pairs c_k + c_(k+1) x, then pairs
     of those with x^2, x^4, ...; a dependency chain of log2(degree) FMAs, not degree."""
     ty = x.type
-    terms = [ir.Constant(ty, [float(c)] * ty.count) for c in coefficients]
+    terms = [_splat(ty, float(c)) for c in coefficients]
     power = x
     while len(terms) > 1:
         paired = [_call(builder, "fma", terms[i + 1], power, terms[i])
@@ -127,7 +132,7 @@ def _exp_nonpositive(builder, x):
     ity = ir.VectorType(ir.IntType(bits), ty.count)
 
     def const(value, t=ty):
-        return ir.Constant(t, [value] * ty.count)
+        return _splat(t, value)
 
     def fma(a, b, c):
         return _call(builder, "fma", a, b, c)
@@ -151,7 +156,7 @@ def _sigmoid_parts(builder, z):
     """(e, s, positive): e = exp(-|z|), s = sigma(|z|) = 1 / (1 + e), so that sigma(z) is s
     where positive (z >= 0) and e s elsewhere, with no cancellation."""
     ty = z.type
-    zero, one = (ir.Constant(ty, [c] * ty.count) for c in (0.0, 1.0))
+    zero, one = _splat(ty, 0.0), _splat(ty, 1.0)
     e = _exp_nonpositive(builder, builder.fsub(zero, _call(builder, "fabs", z)))
     return e, builder.fdiv(one, builder.fadd(one, e)), builder.fcmp_ordered(">=", z, zero)
 
@@ -166,13 +171,10 @@ def _vsigmoid(typingctx, v):
 def _log1p_unit(builder, e):
     """IR for log(1 + e), 0 <= e <= 1, to 1e-17: 2 atanh(u) with u = e / (2 + e) <= 1/3, its
     odd series summed to 18 terms."""
-    ty = e.type
-
-    def const(value):
-        return ir.Constant(ty, [value] * ty.count)
-    u = builder.fdiv(e, builder.fadd(const(2.0), e))
+    two = _splat(e.type, 2.0)
+    u = builder.fdiv(e, builder.fadd(two, e))
     p = _polynomial(builder, builder.fmul(u, u), [1.0 / (2 * n + 1) for n in range(18)])
-    return builder.fmul(builder.fmul(const(2.0), u), p)
+    return builder.fmul(builder.fmul(two, u), p)
 
 
 def _vlog_loss(typingctx, z, t):
@@ -181,8 +183,7 @@ def _vlog_loss(typingctx, z, t):
     residual = sigma(z) - t, written as -sigma(-z) where t = 1 (no cancellation)."""
     def codegen(context, builder, sig, args):
         z, t = args
-        ty = z.type
-        zero = ir.Constant(ty, [0.0] * ty.count)
+        zero = _splat(z.type, 0.0)
         e, s, positive = _sigmoid_parts(builder, z)
         small = builder.fmul(e, s)
         # max(z, 0) - t z first: exact for t in {0, 1}, no cancellation against log1p
