@@ -17,6 +17,12 @@ def make_fastnn(layers, X, y, lam, dtype):
     return fastnn.Objective(layers, X, y, lam, dtype=dtype)
 
 
+def make_fastnn_drop_in(layers, X, y, lam, dtype):
+    """``fastnn.cost_grad`` itself: validates X and finds its non-zero columns every call."""
+    X = np.ascontiguousarray(X, dtype=dtype)
+    return lambda p: fastnn.cost_grad(p, layers, X, y, lam, dtype)
+
+
 def make_numpy(layers, X, y, lam, dtype):
     X = np.ascontiguousarray(X, dtype=dtype)
     return lambda p: reference.cost_grad(p, layers, X, y, lam, dtype)
@@ -130,7 +136,8 @@ def predictor_numpy(layers, X, dtype):
     return lambda p: reference.predict(p, layers, X, dtype=dtype)
 
 
-BACKENDS = {"fastnn": make_fastnn, "numpy": make_numpy, "torch": make_torch, "jax": make_jax}
+BACKENDS = {"fastnn": make_fastnn, "fastnn drop-in": make_fastnn_drop_in, "numpy": make_numpy,
+            "torch": make_torch, "jax": make_jax}
 PREDICTORS = {"fastnn": predictor_fastnn, "numpy": predictor_numpy, "torch": predictor_torch,
               "jax": predictor_jax}
 DTYPES = {"f64": np.float64, "f32": np.float32}
