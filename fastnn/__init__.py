@@ -11,7 +11,7 @@ from .model import Model, load_model, save_model
 from ._threads import get_num_threads, set_num_threads, thread_limits
 from .estimator import NeuralNetClassifier, NotFittedError
 from .gradcheck import GradientCheck, check_gradients, check_nn_gradients
-from .network import Objective, cost_grad, predict, predict_proba, warmup
+from .network import Objective, cost_grad, outputs, predict, predict_proba, warmup
 from .train import SweepRow, TrainResult, format_sweep, stratified_split, sweep, train
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ __all__ = [
     "load_mat_weights",
     "load_model",
     "n_params",
+    "outputs",
     "pack",
     "predict",
     "plot",

@@ -62,23 +62,25 @@ def check_params(params, size, name="params"):
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def check_X(X, n_features, dtype=np.float64):
-    """Return X as a C-contiguous (m, n_features) array of dtype; m >= 1, all finite."""
+def check_X(X, n_features=None, dtype=np.float64):
+    """Return X as a C-contiguous (m, n_features) array of dtype (any width for None); m >= 1,
+    all finite."""
     arr = _real_array(X, "X")
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-D (rows, features), got {arr.ndim}-D. Reshape your "
                          "data: X.reshape(1, -1) for one row, X.reshape(-1, 1) for one feature")
     if arr.shape[0] == 0:
         raise ValueError("X must have at least one row, got an empty batch")
-    if arr.shape[1] != n_features:
+    if n_features is not None and arr.shape[1] != n_features:
         raise ValueError(f"X must have {n_features} features (columns) to match layers[0], "
                          f"got {arr.shape[1]}")
     _check_finite(arr, "X")
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
-def check_y(y, m, n_classes):
-    """Return labels as an int64 vector of length m with values in 0..n_classes-1."""
+def check_y(y, m, n_classes=None):
+    """Return labels as an int64 vector of length m with values in 0..n_classes-1 (any
+    non-negative values for None)."""
     arr = _real_array(y, "y")
     if arr.ndim != 1 or arr.shape[0] != m:
         raise ValueError(f"y must be a 1-D vector of {m} labels (one per row of X), "
@@ -88,7 +90,9 @@ def check_y(y, m, n_classes):
             raise TypeError("y must hold integer labels; got non-integral floats")
     labels = arr.astype(np.int64)
     lo, hi = labels.min(), labels.max()
-    if lo < 0 or hi >= n_classes:
+    if n_classes is None and lo < 0:
+        raise ValueError(f"y labels must be >= 0, got values in {lo}..{hi}")
+    if n_classes is not None and (lo < 0 or hi >= n_classes):
         raise ValueError(f"y labels must lie in 0..{n_classes - 1} (layers[-1] = {n_classes} "
                          f"classes), got values in {lo}..{hi}")
     return labels

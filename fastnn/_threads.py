@@ -4,26 +4,13 @@ fastnn's kernels never call BLAS, but numpy and scipy around them do (the optimi
 work, the user's code). On a small machine a BLAS pool and Numba's pool at full width fight
 over the same cores: L-BFGS-B with the numpy reference ran 3-5x slower with default threads
 than with one BLAS thread. :func:`thread_limits` sets both for a block of code.
-
-Numba's default ``workqueue`` threading layer aborts when two Python threads enter parallel
-kernels at once, so every parallel kernel runs under one lock: concurrent calls are
-serialised and give the same answers as serial calls, whatever threading layer is in use.
 """
 
 import operator
-import threading
 from contextlib import contextmanager
 
 import numba
 from threadpoolctl import threadpool_limits
-
-_KERNEL_LOCK = threading.Lock()
-
-
-def run_parallel(kernel, *args):
-    """Call a ``parallel=True`` kernel, one Python thread at a time."""
-    with _KERNEL_LOCK:
-        return kernel(*args)
 
 
 def set_num_threads(n):

@@ -17,8 +17,8 @@ from . import data, metrics
 from .gradcheck import check_gradients, check_nn_gradients
 from .layout import init_params
 from .model import load_model, save_model
-from .network import predict_proba
-from .train import METHODS, format_sweep, stratified_split, sweep, train
+from .network import predict
+from .train import METHODS, format_sweep, sweep, train
 
 
 def load_data(path):
@@ -51,19 +51,16 @@ def cmd_train(args):
         raise ValueError(f"{source}: training needs labels (an array named y)")
     progress = not args.quiet and sys.stderr.isatty()
     X, y = np.asarray(X), np.asarray(y).ravel()
-    validation, X_report, y_report, part = None, X, y, "training data"
-    if args.validation:
-        fit, held = stratified_split(y, args.validation, args.seed)
-        validation = (X[held], y[held])
-        X, y, X_report, y_report = X[fit], y[fit], X[held], y[held]
-        part = "validation split"
     result = train(X, y, hidden=tuple(args.hidden), lam=args.lam, method=args.method,
                    maxiter=args.maxiter, seed=args.seed, dtype=args.dtype,
-                   validation=validation, progress=progress)
-    layers, params = result.layers, result.params
+                   validation=args.validation or None, progress=progress)
+    layers, params, held = result.layers, result.params, result.validation_rows
+    X_report, y_report = (X, y) if held is None else (X[held], y[held])
+    part = "training data" if held is None else "validation split"
     labels = [str(k) for k in range(layers[-1])]
-    predicted = np.argmax(predict_proba(params, layers, X_report, dtype=args.dtype), axis=1)
-    print(f"trained {'-'.join(map(str, layers))} on {source} ({len(y)} training rows) with "
+    predicted = predict(params, layers, X_report, dtype=args.dtype)
+    n_fit = len(y) - (0 if held is None else len(held))
+    print(f"trained {'-'.join(map(str, layers))} on {source} ({n_fit} training rows) with "
           f"{args.method}, lambda = {args.lam:g}: {result.n_iter} iterations, "
           f"{result.nfev} evaluations ({result.stopped})")
     print(f"per-class scores on the {part} ({len(y_report)} rows):")
@@ -123,7 +120,7 @@ def cmd_predict(args):
     for path in args.images:
         proba = model.predict_proba(load_digit_image(path)[None, :])[0]
         k = int(np.argmax(proba))
-        print(f"{path}: {model.labels[k]} (confidence {proba[k] / proba.sum():.1%})")
+        print(f"{path}: {model.labels[k]} (confidence {proba[k]:.1%})")
     return 0
 
 

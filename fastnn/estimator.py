@@ -82,10 +82,10 @@ class NeuralNetClassifier:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit first")
 
     def predict_proba(self, X):
-        """Class probabilities ``(m, n_classes)``: the output sigmoids normalised per row."""
+        """Class probabilities ``(m, n_classes)``: the output sigmoids scaled to sum to 1 per
+        row (:func:`fastnn.predict_proba`)."""
         self._check_fitted()
-        h = predict_proba(self.params_, self.layers_, X, dtype=self.dtype).astype(np.float64)
-        return h / h.sum(axis=1, keepdims=True)
+        return predict_proba(self.params_, self.layers_, X, dtype=self.dtype)
 
     def predict(self, X):
         self._check_fitted()

@@ -1,26 +1,17 @@
-"""Central-difference gradient checks, parallel over parameters (``prange``).
+"""Central-difference gradient checks: the checker's API.
 
-``full`` perturbs a private copy of the weights and re-runs the serial cost worker twice per
-parameter. ``incremental`` gives the same central differences without re-running what a
-perturbation leaves unchanged: a weight of layer l moves one pre-activation of layer l+1 by
-eps * (its input), so each row is recomputed from there up, rows whose input is 0 are skipped
-(most pixels of a digit), and the per-row loss differences J(w+eps) - J(w-eps) are summed
-directly rather than subtracting two full costs (less cancellation).
+Its kernels, parallel over parameters or (unit, rows) pairs, are in
+:mod:`fastnn.kernels.differences`: ``full`` re-runs the cost twice per parameter,
+``incremental`` recomputes only what a perturbation changes.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from numba import prange
-
 from . import kernels
-from ._checks import check_params
-from ._jit import kernel
-from ._threads import run_parallel
-from .layout import debug_params
-from .network import Objective, _weight_mask
-
-PARAM_CHUNKS = 64  # parameters are split into this many chunks, each with its own weights copy
+from ._checks import check_lam, check_params
+from .layout import debug_params, n_params, weight_mask
+from .network import prepare
 
 
 @dataclass(frozen=True)
@@ -38,126 +29,6 @@ class GradientCheck:
         return (f"gradient check of {self.indices.size} parameters: relative difference "
                 f"{self.rel_diff:.3g}, max |difference| {self.max_abs_diff:.3g} at parameter "
                 f"{self.worst}")
-
-
-@kernel()
-def _layer_of(i, offsets):
-    """The l with offsets[l] <= i < offsets[l + 1]."""
-    l = 0
-    while i >= offsets[l + 1]:
-        l += 1
-    return l
-
-
-@kernel()
-def _softplus_difference(u, v):
-    """log(1 + e^u) - log(1 + e^v), accurate when u is close to v.
-
-    Equal to log1p(sigma(v) expm1(u - v)): no cancellation, and three transcendental calls
-    where two separate softplus values would need four.
-    """
-    d = u - v
-    if abs(d) > 30.0:  # expm1 could overflow; the plain difference is exact enough here
-        return (max(u, 0.0) + np.log1p(np.exp(-abs(u)))) - (max(v, 0.0) + np.log1p(np.exp(-abs(v))))
-    return np.log1p(kernels.sigmoid(v) * np.expm1(d))
-
-
-@kernel()
-def _propagate(z, w, layers, w_off, first, a):
-    """Carry pre-activations z of layer first+1 up to the output layer, in place (a: scratch)."""
-    for k in range(first, layers.shape[0] - 1):
-        for i in range(layers[k]):
-            a[i] = kernels.sigmoid(z[i])
-        W = w[w_off[k]:w_off[k + 1]].reshape(layers[k + 1], layers[k] + 1)
-        for i in range(layers[k + 1]):
-            s = W[i, 0]
-            for q in range(layers[k]):
-                s += W[i, 1 + q] * a[q]
-            z[i] = s
-
-
-@kernel()
-def _unit_differences(X, y, w, layers, w_off, u_off, pre, act, want, eps, u, lo, hi, sums):
-    """For each wanted weight p of unit u: sums[p] += sum over rows lo..hi-1 of
-    loss(w + eps e_p) - loss(w - eps e_p).
-
-    Moving weight k of unit j (layer l+1) moves that unit's z by eps * input_k: an output
-    unit's loss directly; a hidden unit's activation by d, and with it the next layer's z by
-    W[:, 1+j] d, from where the row is carried up to the output.
-    """
-    n = layers.shape[0] - 1
-    l = _layer_of(u, u_off)
-    j = u - u_off[l]
-    first = w_off[l] + j * (layers[l] + 1)  # the unit's bias, then its input weights
-    nxt = min(l + 1, n - 1)  # the layer whose z a hidden unit moves
-    column = w[w_off[nxt]:w_off[nxt + 1]].reshape(layers[nxt + 1], layers[nxt] + 1)[:, 1 + j % layers[nxt]].copy()
-    widest = layers.max()
-    zp, zm, a = np.empty(widest), np.empty(widest), np.empty(widest)
-    for r in range(lo, hi):
-        inputs = X[r] if l == 0 else act[r, u_off[l - 1]:u_off[l]]
-        zj, label = pre[r, u_off[l] + j] + 0.0, y[r]
-        base = kernels.sigmoid(zj)
-        for k in range(layers[l] + 1):
-            x = 1.0 if k == 0 else inputs[k - 1] + 0.0
-            if x == 0 or not want[first + k]:
-                continue  # a zero input: this row's loss does not move
-            dz = eps * x
-            if l == n - 1:  # an output unit
-                diff = _softplus_difference(zj + dz, zj - dz) - (2 * dz if label == j else 0.0)
-            else:
-                dp, dm = kernels.sigmoid(zj + dz) - base, kernels.sigmoid(zj - dz) - base
-                for i in range(column.shape[0]):
-                    zp[i] = pre[r, u_off[nxt] + i] + column[i] * dp
-                    zm[i] = pre[r, u_off[nxt] + i] + column[i] * dm
-                _propagate(zp, w, layers, w_off, l + 2, a)
-                _propagate(zm, w, layers, w_off, l + 2, a)
-                diff = zm[label] - zp[label]
-                for i in range(layers[n]):
-                    diff += _softplus_difference(zp[i], zm[i])
-            sums[first + k] += diff
-
-
-@kernel(parallel=True)
-def _incremental_differences(X, y, w, layers, pre, act, want, eps):
-    """sums[p] = sum over rows of loss(w + eps e_p) - loss(w - eps e_p), where want[p].
-
-    Work items are (unit, chunk of rows) pairs, balanced whatever the units cost; each adds
-    into its chunk's own row of a buffer, summed over chunks in a fixed order afterwards.
-    """
-    w_off, u_off = kernels._offsets(layers)
-    m, units = X.shape[0], u_off[-1]
-    nc = kernels.n_chunks(m)
-    partial = np.zeros((nc, w.shape[0]))
-    for item in prange(units * nc):
-        # Row chunk major, so each thread's share of items holds every unit; the index is
-        # unsigned, and divmod would give floats without the cast.
-        c, u = divmod(np.int64(item), units)
-        _unit_differences(X, y, w, layers, w_off, u_off, pre, act, want, eps, u,
-                          c * m // nc, (c + 1) * m // nc, partial[c])
-    sums = np.zeros(w.shape[0])
-    for c in range(nc):
-        sums += partial[c]
-    return sums
-
-
-@kernel(parallel=True)
-def _full_differences(X, y, w, layers, idx, eps):
-    """J_sum(w + eps e_p) - J_sum(w - eps e_p) by two full serial passes, for each p in idx."""
-    out = np.empty(idx.shape[0])
-    nc = min(PARAM_CHUNKS, idx.shape[0])
-    m = X.shape[0]
-    for c in prange(nc):
-        mine = w.copy()  # private copy: perturbed and restored in place
-        unused = np.empty(0, w.dtype)
-        for q in range(c * idx.shape[0] // nc, (c + 1) * idx.shape[0] // nc):
-            p = idx[q]
-            mine[p] = w[p] + eps
-            plus = kernels.cost_grad_rows(X, y, mine, layers, 0, m, unused, False)
-            mine[p] = w[p] - eps
-            minus = kernels.cost_grad_rows(X, y, mine, layers, 0, m, unused, False)
-            mine[p] = w[p]
-            out[q] = plus - minus
-    return out
 
 
 def _check_indices(indices, size, seed):
@@ -202,36 +73,35 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
     >>> check.rel_diff < 1e-9
     True
     """
-    objective = Objective(layers, X, y, lam, dtype)  # validates and converts X, y once
-    layers, dtype, lam = objective.layers, objective.dtype, objective.lam
-    X, y = objective.X, objective.y
-    size = objective.n_params
+    data, lam = prepare(layers, X, y, dtype), check_lam(lam)
+    size = n_params(data.layers)
     params = check_params(params, size)
     if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
     if method not in ("auto", "incremental", "full"):
         raise ValueError(f"method must be 'auto', 'incremental' or 'full', got {method!r}")
     if analytical is None:
-        analytical = objective(params)[1]
+        analytical = data.cost_grad(params, lam, kernels.search_each_group())[1]
     analytical = check_params(analytical, size, name="analytical")
     idx = _check_indices(indices, size, seed)
 
-    w, larr, eps = params.astype(dtype), np.array(layers, np.int64), float(eps)
+    dtype, eps = data.dtype, float(eps)
+    w, sizes = params.astype(dtype), np.array(data.layers, np.int64)
     if method == "full":
-        sums = run_parallel(_full_differences, X, y, w, larr, idx, dtype(eps))
+        sums = kernels.full_differences(data.X, data.y, w, sizes, idx, dtype(eps))
     else:
-        units = sum(layers[1:])
-        pre, act = run_parallel(kernels.forward_states, X, w, larr, units, units)
+        units = sum(data.layers[1:])
+        pre, act = data.forward(params, units, units)
         want = np.zeros(size, bool)
         want[idx] = True
-        sums = run_parallel(_incremental_differences, X, y, w, larr, pre, act, want, eps)[idx]
-    m = X.shape[0]
+        sums = kernels.incremental_differences(data.X, data.y, w, sizes, pre, act, want, eps)[idx]
+    m = data.X.shape[0]
     if method == "full":  # the step actually taken: w +- eps rounds in the weights' dtype
         plus = (w[idx] + dtype(eps)).astype(np.float64)
         minus = (w[idx] - dtype(eps)).astype(np.float64)
     else:  # the incremental method moves z by eps * input in float64
         plus, minus = params[idx] + eps, params[idx] - eps
-    penalty = lam / (2 * m) * (plus**2 - minus**2) * _weight_mask(layers)[idx]
+    penalty = lam / (2 * m) * (plus**2 - minus**2) * weight_mask(data.layers)[idx]
     numerical = (sums / m + penalty) / (plus - minus)
     return _summary(numerical, analytical[idx], idx)
 

@@ -5,6 +5,8 @@ A network ``layers = (s1, ..., sL)`` has L-1 weight matrices; Theta_l has shape
 then Theta_2, and so on (the numpy notebooks' order; MATLAB files are converted on loading).
 """
 
+import functools
+
 import numpy as np
 
 from ._checks import check_layers
@@ -23,6 +25,17 @@ def n_params(layers):
     10285
     """
     return sum(r * c for r, c in shapes(layers))
+
+
+@functools.lru_cache(maxsize=32)
+def weight_mask(layers):
+    """1.0 where params holds a weight, 0.0 where it holds a bias (read-only), for a tuple
+    ``layers``: the L2 penalty's mask."""
+    mask = np.ones(n_params(layers))
+    for theta in unpack(mask, layers):
+        theta[:, 0] = 0.0
+    mask.flags.writeable = False
+    return mask
 
 
 def unpack(params, layers):

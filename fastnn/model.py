@@ -7,7 +7,7 @@ import numpy as np
 
 from ._checks import check_layers, check_params
 from .layout import n_params
-from .network import predict_proba
+from .network import outputs, predict_proba
 
 FORMAT = "fastnn-model"
 VERSION = 1
@@ -23,12 +23,18 @@ class Model:
     labels: list = None
     meta: dict = field(default_factory=dict)
 
+    def outputs(self, X):
+        """The output units' sigmoids ``(m, K)`` (:func:`fastnn.outputs`)."""
+        return outputs(self.params, self.layers, X, dtype=self.dtype)
+
     def predict_proba(self, X):
+        """Probabilities of the labels ``(m, K)``, rows summing to 1
+        (:func:`fastnn.predict_proba`)."""
         return predict_proba(self.params, self.layers, X, dtype=self.dtype)
 
     def predict(self, X):
         """Label names of the most active output unit, ``(m,)``."""
-        return np.asarray(self.labels)[np.argmax(self.predict_proba(X), axis=1)]
+        return np.asarray(self.labels)[np.argmax(self.outputs(X), axis=1)]
 
 
 def save_model(path, params, layers, dtype="float64", labels=None, **meta):

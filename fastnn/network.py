@@ -1,55 +1,76 @@
-"""Public API of the network: validation, cost and gradient, prediction.
+"""Public API of the network: inputs prepared once, cost and gradient, prediction.
 
 Conventions: ``layers = (s1, ..., sL)``; X is ``(m, s1)`` (any real dtype and memory order);
 labels y are integers in ``0..K-1`` with ``K = sL``; ``params`` is the flat row-major layout of
 :mod:`fastnn.layout` (bias in column 0 of each Theta). Inputs are never modified.
+
+Every entry point validates and converts through :func:`prepare`, once, then calls the
+kernels on the :class:`Prepared` inputs.
 """
 
-import functools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import kernels
 from ._checks import check_dtype, check_lam, check_layers, check_params, check_X, check_y
-from ._threads import run_parallel
-from .layout import n_params, unpack
+from .layout import n_params, weight_mask
 
 
-@functools.lru_cache(maxsize=32)
-def _weight_mask(layers):
-    """1.0 where params holds a weight, 0.0 where it holds a bias (read-only)."""
-    mask = np.ones(n_params(layers))
-    for theta in unpack(mask, layers):
-        theta[:, 0] = 0.0
-    mask.flags.writeable = False
-    return mask
+@dataclass(frozen=True)
+class Prepared:
+    """Inputs validated and in the kernels' form: ``layers`` a tuple of ints, X ``(m, s1)``
+    C-contiguous of ``dtype`` (np.float64 or np.float32), y ``(m,)`` int64 labels or None."""
+
+    layers: tuple
+    X: np.ndarray
+    y: np.ndarray | None
+    dtype: type
+
+    def rows(self, index):
+        """The rows ``index`` of X and y (copies)."""
+        return replace(self, X=self.X[index], y=None if self.y is None else self.y[index])
+
+    def forward(self, params, pre_cols, act_cols):
+        """``States``: the last pre_cols columns of z and act_cols of sigma(z) of every row
+        (``kernels.forward_states``) at float64 params."""
+        return kernels.forward_states(self.X, params.astype(self.dtype),
+                                      np.array(self.layers, np.int64), pre_cols, act_cols)
+
+    def labels(self, params):
+        """Predicted labels ``(m,)``: the most active output unit of each row."""
+        return np.argmax(self.forward(params, 0, self.layers[-1]).act, axis=1)
+
+    def cost_grad(self, params, lam, lists):
+        """(J, grad) at float64 params. ``lists``: X's non-zero columns by blocks of rows
+        (``kernels.nonzero_columns``), or ``kernels.search_each_group()``."""
+        loss, grad = kernels.cost_grad_sums(self.X, self.y, params.astype(self.dtype),
+                                            np.array(self.layers, np.int64), lists)
+        weights = params * weight_mask(self.layers)
+        # np.sum, not np.dot: a BLAS call here would wake BLAS threads that then spin against
+        # Numba's threads (measured: 2-3x slower evaluations on 2 cores).
+        J = loss / self.X.shape[0] + lam / (2 * self.X.shape[0]) * np.sum(weights * weights)
+        return float(J), self._averaged(grad, lam, weights)
+
+    def hessp(self, params, v, lam, lists):
+        """Hessian of J at params times v, ``lists`` as in :meth:`cost_grad`."""
+        hv = kernels.hessp_sums(self.X, self.y, params.astype(self.dtype), v.astype(self.dtype),
+                                np.array(self.layers, np.int64), lists)
+        return self._averaged(hv, lam, v * weight_mask(self.layers))
+
+    def _averaged(self, total, lam, weights):
+        """A sum over the rows (of gradients, of Hessian products) as a mean, plus the L2
+        term's (lam / m) * weights; in place."""
+        total /= self.X.shape[0]
+        total += (lam / self.X.shape[0]) * weights
+        return total
 
 
-def _network_and_X(layers, X, dtype):
-    """``(layers, X, dtype)`` checked and converted, in the order errors are reported."""
+def prepare(layers, X, y=None, dtype=np.float64):
+    """Validate and convert in the order errors are reported: layers, dtype, X, y."""
     layers, dtype = check_layers(layers), check_dtype(dtype)
-    return layers, check_X(X, layers[0], dtype), dtype
-
-
-def _validated(layers, X, y, lam, dtype):
-    """``(layers, X, y, lam, dtype)`` checked and converted, in the order errors are reported."""
-    layers, X, dtype = _network_and_X(layers, X, dtype)
-    return layers, X, check_y(y, X.shape[0], layers[-1]), check_lam(lam), dtype
-
-
-def _cost_grad(params, layers, X, y, lam, dtype, columns):
-    """Validated inputs -> (J, grad): the kernel's sums, then the mean and the L2 penalty.
-    ``columns``: X's non-zero columns by blocks of rows (``kernels.nonzero_columns``), or
-    ``kernels.no_column_lists()``."""
-    loss, grad = run_parallel(kernels.cost_grad_sums, X, y, params.astype(dtype),
-                              np.array(layers, np.int64), columns)
-    m = X.shape[0]
-    weights = params * _weight_mask(layers)
-    grad /= m
-    grad += (lam / m) * weights
-    # np.sum, not np.dot: a BLAS call here would wake BLAS threads that then spin against
-    # Numba's threads (measured: 2-3x slower evaluations on 2 cores).
-    return float(loss / m + lam / (2 * m) * np.sum(weights * weights)), grad
+    X = check_X(X, layers[0], dtype)
+    return Prepared(layers, X, None if y is None else check_y(y, X.shape[0], layers[-1]), dtype)
 
 
 class Objective:
@@ -80,16 +101,25 @@ class Objective:
     """
 
     def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
-        self.layers, self.X, self.y, self.lam, self.dtype = _validated(layers, X, y, lam, dtype)
-        if np.may_share_memory(self.X, X):  # y is always converted, so already a copy
-            self.X = self.X.copy()
-        self.n_params = n_params(self.layers)
-        self._columns = run_parallel(kernels.nonzero_columns, self.X)
+        data = prepare(layers, X, y, dtype)
+        if np.may_share_memory(data.X, X):  # y is always converted, so already a copy
+            data = replace(data, X=data.X.copy())
+        self._start(data, check_lam(lam))
+
+    @classmethod
+    def prepared(cls, data, lam):
+        """An Objective on :class:`Prepared` data that it may keep as it is (no copy)."""
+        objective = cls.__new__(cls)
+        objective._start(data, check_lam(lam))
+        return objective
+
+    def _start(self, data, lam):
+        self.data, self.lam = data, lam
+        self.layers, self.dtype, self.n_params = data.layers, data.dtype, n_params(data.layers)
+        self._lists = kernels.nonzero_columns(data.X)
 
     def __call__(self, params):
-        params = check_params(params, self.n_params)
-        return _cost_grad(params, self.layers, self.X, self.y, self.lam, self.dtype,
-                          self._columns)
+        return self.data.cost_grad(check_params(params, self.n_params), self.lam, self._lists)
 
     def hessp(self, params, v):
         """Exact Hessian of J at params times v, ``(n_params,)`` float64 (Pearlmutter's R-operator).
@@ -98,13 +128,7 @@ class Objective:
         """
         params = check_params(params, self.n_params)
         v = check_params(v, self.n_params, name="v")
-        hv = run_parallel(kernels.hessp_sums, self.X, self.y, params.astype(self.dtype),
-                          v.astype(self.dtype), np.array(self.layers, np.int64),
-                          self._columns)
-        m = self.X.shape[0]
-        hv /= m
-        hv += (self.lam / m) * v * _weight_mask(self.layers)
-        return hv
+        return self.data.hessp(params, v, self.lam, self._lists)
 
 
 def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
@@ -114,23 +138,39 @@ def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
     in a loop, build an :class:`Objective` once instead. See :class:`Objective` for the
     arguments; returns ``(float, (n_params,) float64)``.
     """
-    layers, X, y, lam, dtype = _validated(layers, X, y, lam, dtype)
-    return _cost_grad(check_params(params, n_params(layers)), layers, X, y, lam, dtype,
-                      kernels.no_column_lists())
+    data = prepare(layers, X, y, dtype)
+    lam = check_lam(lam)
+    return data.cost_grad(check_params(params, n_params(data.layers)), lam,
+                          kernels.search_each_group())
+
+
+def _prepared_with_params(params, layers, X, dtype):
+    data = prepare(layers, X, dtype=dtype)
+    return data, check_params(params, n_params(data.layers))
+
+
+def outputs(params, layers, X, dtype=np.float64):
+    """Output activations ``(m, K)`` of dtype: K independent sigmoids per row, each in [0, 1];
+    rows need not sum to 1 (:func:`predict_proba` scales them to)."""
+    data, params = _prepared_with_params(params, layers, X, dtype)
+    return data.forward(params, 0, data.layers[-1]).act
 
 
 def predict_proba(params, layers, X, dtype=np.float64):
-    """Output activations ``(m, K)`` of dtype: independent sigmoids, rows need not sum to 1."""
-    layers, X, dtype = _network_and_X(layers, X, dtype)
-    params = check_params(params, n_params(layers))
-    _, h = run_parallel(kernels.forward_states, X, params.astype(dtype),
-                        np.array(layers, np.int64), 0, layers[-1])
-    return h
+    """Class probabilities ``(m, K)`` float64: each row's output sigmoids scaled to sum to 1,
+    p_k = sigma(z_k) / sum_j sigma(z_j), computed from log sigma(z) so that rows whose
+    outputs all underflow still get their proportions."""
+    data, params = _prepared_with_params(params, layers, X, dtype)
+    z = data.forward(params, data.layers[-1], 0).pre.astype(np.float64)
+    log_h = -np.logaddexp(0.0, -z)
+    p = np.exp(log_h - log_h.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def predict(params, layers, X, dtype=np.float64):
     """Predicted labels ``(m,)`` int64 in 0..K-1: the most active output unit of each row."""
-    return np.argmax(predict_proba(params, layers, X, dtype), axis=1)
+    data, params = _prepared_with_params(params, layers, X, dtype)
+    return data.labels(params)
 
 
 def warmup(dtypes=(np.float64, np.float32)):
@@ -141,4 +181,4 @@ def warmup(dtypes=(np.float64, np.float32)):
         objective = Objective(layers, X, y, dtype=dtype)
         objective(params)
         objective.hessp(params, params)
-        predict_proba(params, layers, X, dtype=dtype)
+        outputs(params, layers, X, dtype=dtype)

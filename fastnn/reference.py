@@ -1,7 +1,8 @@
 """The network's maths in plain vectorised numpy: the oracle for tests, the benchmark baseline.
 
-Mirrors the public names of :mod:`fastnn` (``cost_grad``, ``forward``, ``predict_proba``,
-``predict``). Clarity over speed; no validation (pass arrays of the right shapes).
+Mirrors the public names of :mod:`fastnn` (``cost_grad``, ``outputs``, ``predict_proba``,
+``predict``); ``forward`` gives every layer's activations. Clarity over speed; no validation
+(pass arrays of the right shapes).
 Conventions: X is ``(m, s1)``, labels y are ints in ``0..K-1`` with ``K = layers[-1]``,
 params is the flat row-major layout of :mod:`fastnn.layout`.
 """
@@ -37,14 +38,20 @@ def forward(params, layers, X, dtype=np.float64):
     return [a[:, 1:] for a in inputs] + [expit(z)]
 
 
-def predict_proba(params, layers, X, dtype=np.float64):
+def outputs(params, layers, X, dtype=np.float64):
     """Output activations h, ``(m, K)``: independent sigmoids, rows need not sum to 1."""
     return forward(params, layers, X, dtype)[-1]
 
 
+def predict_proba(params, layers, X, dtype=np.float64):
+    """h normalised per row, ``(m, K)`` float64: p_k = h_k / sum_j h_j."""
+    h = outputs(params, layers, X, dtype).astype(np.float64)
+    return h / h.sum(axis=1, keepdims=True)
+
+
 def predict(params, layers, X, dtype=np.float64):
     """Most active output unit of each row, ``(m,)`` int64 labels."""
-    return np.argmax(predict_proba(params, layers, X, dtype), axis=1)
+    return np.argmax(outputs(params, layers, X, dtype), axis=1)
 
 
 def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):

@@ -14,7 +14,7 @@ import numpy as np
 from ._checks import check_dtype, check_lam, check_X, check_y
 from ._threads import thread_limits
 from .layout import init_params
-from .network import Objective, predict
+from .network import Objective, Prepared, prepare
 
 if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports it
     from scipy.optimize import OptimizeResult
@@ -39,6 +39,7 @@ class TrainResult:
     validation_accuracy: float | None
     stopped: str  # "converged", "maxiter", "callback", "interrupted", "diverged" or "non-finite"
     message: str
+    validation_rows: np.ndarray | None = None  # rows of X held out by a validation fraction
     scipy_result: "OptimizeResult | None" = field(default=None, repr=False)
 
     @property
@@ -55,9 +56,14 @@ class _Stop(Exception):
         self.reason, self.message = reason, message
 
 
+class _Point(NamedTuple):
+    cost: float
+    params: np.ndarray
+
+
 class _Tracker:
     """Wraps the objective: counts evaluations, keeps the best point evaluated and the last
-    iterate accepted (both (cost, params)), and stops the optimizer when the cost or gradient
+    iterate accepted (both ``_Point``), and stops the optimizer when the cost or gradient
     stops being finite instead of feeding it back."""
 
     def __init__(self, objective):
@@ -70,18 +76,18 @@ class _Tracker:
         if not (np.isfinite(J) and np.isfinite(grad).all()):
             raise _Stop("non-finite", f"the cost or gradient became non-finite at evaluation "
                         f"{self.nfev}; returning the last accepted parameters")
-        self.evaluated = (J, params.copy())
-        if self.best is None or J < self.best[0]:
+        self.evaluated = _Point(J, params.copy())
+        if self.best is None or J < self.best.cost:
             self.best = self.evaluated
         return J, grad
 
     def accept(self, params, J=None):
         """Record an iterate; its cost is looked up (or evaluated) when not given."""
         if J is None:
-            hit = self.evaluated is not None and np.array_equal(self.evaluated[1], params)
-            J = self.evaluated[0] if hit else self(params)[0]
-        self.accepted = (float(J), np.array(params, dtype=np.float64))
-        return self.accepted[0]
+            hit = self.evaluated is not None and np.array_equal(self.evaluated.params, params)
+            J = self.evaluated.cost if hit else self(params)[0]
+        self.accepted = _Point(float(J), np.array(params, dtype=np.float64))
+        return self.accepted.cost
 
 
 def stratified_split(y, fraction, seed):
@@ -99,18 +105,19 @@ def stratified_split(y, fraction, seed):
     return np.setdiff1d(np.arange(y.size), held), held
 
 
-def _split(X, y, validation, seed):
+def _split(data, validation, seed):
+    """``(fit, held, held_rows)``: the data to fit, the validation data (or None) and, for a
+    validation fraction, the rows of data it holds."""
     if validation is None:
-        return X, y, None, None
+        return data, None, None
     if isinstance(validation, tuple):
-        Xv, yv = validation
-        return X, y, np.asarray(Xv), np.asarray(yv)
-    train_idx, held = stratified_split(y, validation, seed)
-    return X[train_idx], y[train_idx], X[held], y[held]
+        return data, prepare(data.layers, *validation, dtype=data.dtype), None
+    fit_rows, held_rows = stratified_split(data.y, validation, seed)
+    return data.rows(fit_rows), data.rows(held_rows), held_rows
 
 
-def _accuracy(params, layers, X, y, dtype):
-    return float(np.mean(predict(params, layers, X, dtype=dtype) == y))
+def _accuracy(params, data):
+    return float(np.mean(data.labels(params) == data.y))
 
 
 def _gradient_descent(fun, p0, maxiter, learning_rate, tol, callback):
@@ -168,11 +175,12 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     if maxiter < 1:
         raise ValueError(f"maxiter must be >= 1, got {maxiter}")
     dtype, lam = check_dtype(dtype), check_lam(lam)
-    X = check_X(X, np.shape(X)[-1] if np.ndim(X) else 0)
-    y = check_y(y, X.shape[0], np.iinfo(np.int64).max)
-    layers = (X.shape[1], *hidden, int(y.max()) + 1)
-    X_fit, y_fit, X_val, y_val = _split(X, y, validation, seed)
-    objective = Objective(layers, X_fit, y_fit, lam, dtype)
+    X = check_X(X, dtype=dtype)
+    y = check_y(y, X.shape[0])
+    data = Prepared((X.shape[1], *hidden, int(y.max()) + 1), X, y, dtype)
+    fit, held, held_rows = _split(data, validation, seed)
+    objective = Objective.prepared(fit, lam)  # X validated once, not copied again
+    layers = data.layers
     tracker = _Tracker(objective)
     costs = []
     bar = _progress_bar(maxiter, method) if progress else None
@@ -231,10 +239,9 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
         costs.append(final_cost)
     return TrainResult(
         params=params, layers=layers, costs=costs, n_iter=len(costs), nfev=tracker.nfev,
-        seconds=seconds, train_accuracy=_accuracy(params, layers, X_fit, y_fit, dtype),
-        validation_accuracy=(None if X_val is None
-                             else _accuracy(params, layers, X_val, y_val, dtype)),
-        stopped=stopped, message=message, scipy_result=scipy_result)
+        seconds=seconds, train_accuracy=_accuracy(params, fit),
+        validation_accuracy=None if held is None else _accuracy(params, held),
+        stopped=stopped, message=message, validation_rows=held_rows, scipy_result=scipy_result)
 
 
 def _progress_bar(total, method):

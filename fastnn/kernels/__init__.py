@@ -1,0 +1,35 @@
+"""fastnn's Numba kernels: jitted code only, one concern a room.
+
+The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises calls to it)::
+
+    network.cost_grad, Objective  -> fused.cost_grad_sums
+    Objective.hessp               -> hessian.hessp_sums
+    network.forward/predict       -> fused.forward_states
+    Objective (once per X)        -> columns.nonzero_columns
+    gradcheck.check_gradients     -> differences.incremental_differences (+ forward_states)
+                                     differences.full_differences (-> fused.cost_grad_rows)
+
+    fused, hessian  ->  micro (affine_4, outer_4)  ->  vectors (explicit SIMD registers)
+            |               packing (groups, chunks, the packed weight layout, fixed-order sums)
+            +-----------    columns (the first layer's non-zero input columns)
+    differences     ->  scalars (sigmoid, softplus difference), fused.cost_grad_rows
+
+Conventions: ``w`` is the flat row-major parameter vector (bias in column 0 of each Theta) in
+the compute dtype T (float64 or float32), ``layers`` an int64 array of layer sizes, X ``(m,
+s1)`` C-contiguous of dtype T, y int64 labels 0..K-1. Sums come back in float64. Rows are
+walked in groups of ``packing.GROUP``, split into chunks that depend on m alone, and the
+chunks' partial sums are added in a fixed order: the same bits for any thread count.
+State that travels together is a NamedTuple (``Layout``, ``Packed``, ``ColumnLists``,
+``GroupState``, ``Workspace``, ``Group``, ``Source``, ``States``, ``Probe``), read by
+field.
+"""
+
+from .columns import ColumnLists, nonzero_columns, search_each_group
+from .differences import full_differences, incremental_differences
+from .fused import cost_grad_rows, cost_grad_sums, forward_states
+from .hessian import hessp_sums
+from .scalars import sigmoid, sigmoid_gradient_from_activation
+
+__all__ = ["ColumnLists", "cost_grad_rows", "cost_grad_sums", "forward_states",
+           "full_differences", "hessp_sums", "incremental_differences", "nonzero_columns",
+           "search_each_group", "sigmoid", "sigmoid_gradient_from_activation"]

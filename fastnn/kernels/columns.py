@@ -1,0 +1,114 @@
+"""Where the first layer's inputs are non-zero, by blocks of four rows.
+
+The micro-kernels of the first layer read only the columns where one of a block's four rows is
+non-zero (three quarters of a digit image are blank), with no loss of exactness. The lists are
+found once for all of X (``nonzero_columns``: ``Objective`` does) or by each worker for each
+group as it goes (``search_each_group``); both find them with ``find_columns``, so both give
+the same bits.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import prange
+
+from .._jit import kernel
+from .packing import GROUP, chunk, n_chunks
+
+
+class ColumnLists(NamedTuple):
+    """Non-zero input columns of blocks of four rows: block b's are ``cols[starts[b]:starts[b
+    + 1]]``. ``cached``: the lists of all of X, block b = rows 4b..4b+3; otherwise a worker's
+    own two blocks, refilled for each group."""
+
+    starts: np.ndarray  # int64
+    cols: np.ndarray  # int32
+    cached: bool
+
+
+@kernel()
+def search_each_group():
+    """No cached lists: each worker finds its groups' columns as it goes."""
+    return ColumnLists(np.zeros(0, np.int64), np.zeros(0, np.int32), False)
+
+
+@kernel()
+def worker_lists(lists, n_inputs):
+    """The lists a worker reads: the cached ones, or room for a group's two blocks."""
+    if lists.cached:
+        return lists
+    return ColumnLists(np.zeros(3, np.int64), np.empty(2 * n_inputs, np.int32), False)
+
+
+@kernel()
+def group_rows(lo, hi, rows):
+    """Fill rows with lo, lo+1, ..., clamped to hi-1; return how many are real rows."""
+    for g in range(GROUP):
+        rows[g] = min(lo + g, hi - 1)
+    return min(GROUP, hi - lo)
+
+
+@kernel()
+def _block_columns(X, rows, g0, cols, mass):
+    """Columns where one of the rows X[rows[g0:g0 + 4]] is non-zero, into cols; their count.
+
+    Two passes: the columns' absolute sums (a vectorised loop; X is finite), then a
+    branch-free compaction of the positive ones.
+    """
+    x0, x1, x2, x3 = X[rows[g0]], X[rows[g0 + 1]], X[rows[g0 + 2]], X[rows[g0 + 3]]
+    for k in range(X.shape[1]):
+        mass[k] = (abs(x0[k]) + abs(x1[k])) + (abs(x2[k]) + abs(x3[k]))
+    n = 0
+    for k in range(X.shape[1]):
+        cols[n] = k
+        n += mass[k] > 0
+    return n
+
+
+@kernel()
+def find_columns(X, rows, starts, cols, mass):
+    """The non-zero columns of the two blocks of four rows in ``rows`` (a group), into cols:
+    block h's are ``cols[starts[h]:starts[h + 1]]``, starts[0] = 0. mass: a row of scratch."""
+    for half in range(2):
+        starts[half + 1] = starts[half] + _block_columns(X, rows, 4 * half,
+                                                         cols[starts[half]:], mass)
+
+
+@kernel()
+def start_group(X, lists, rows, mass, r, hi):
+    """Set a group up from row r on (rows up to hi): its rows, and its first block in lists --
+    r // 4 of cached lists, or block 0 of the worker's own, found now.
+    Returns ``(valid, block)``: how many rows are real, and the first block."""
+    valid = group_rows(r, hi, rows)
+    if lists.cached:
+        return valid, r // 4
+    find_columns(X, rows, lists.starts, lists.cols, mass)
+    return valid, 0
+
+
+@kernel(parallel=True)
+def nonzero_columns(X):
+    """The cached ``ColumnLists`` of all of X: two blocks per group of rows, found as the
+    workers find them (``find_columns``). Two passes: the lists' lengths, then the lists."""
+    m = X.shape[0]
+    nc = n_chunks(m)
+    starts, cols = np.zeros((m + GROUP - 1) // GROUP * 2 + 1, np.int64), np.empty(0, np.int32)
+    for fill in range(2):
+        if fill:
+            for b in range(starts.shape[0] - 1):  # lengths -> starts
+                starts[b + 1] += starts[b]
+            cols = np.empty(starts[-1], np.int32)
+        for c in prange(nc):
+            rows, mass = np.empty(GROUP, np.int64), np.empty(X.shape[1], X.dtype)
+            found_at, found = np.zeros(3, np.int64), np.empty(2 * X.shape[1], np.int32)
+            lo, hi = chunk(m, nc, c, GROUP)
+            for r in range(lo, hi, GROUP):
+                group_rows(r, hi, rows)
+                find_columns(X, rows, found_at, found, mass)
+                b = r // 4
+                if fill:  # both blocks' lists at once: they are contiguous in cols too
+                    for t in range(found_at[2]):
+                        cols[starts[b] + t] = found[t]
+                else:
+                    starts[b + 1], starts[b + 2] = found_at[1], found_at[2] - found_at[1]
+    return ColumnLists(starts, cols, True)

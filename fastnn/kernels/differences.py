@@ -1,0 +1,147 @@
+"""Central differences for the gradient checker, parallel over work items (``prange``).
+
+``full_differences`` perturbs a private copy of the weights and re-runs the serial cost worker
+twice per parameter. ``incremental_differences`` gives the same central differences without
+re-running what a perturbation leaves unchanged: a weight of layer l moves one pre-activation
+of layer l+1 by eps * (its input), so each row is recomputed from there up, rows whose input is
+0 are skipped (most pixels of a digit), and the per-row loss differences J(w+eps) - J(w-eps)
+are summed directly rather than subtracting two full costs (less cancellation).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import prange
+
+from .._jit import kernel
+from .fused import cost_grad_rows
+from .packing import chunk, fixed_order_sum, n_chunks, offsets
+from .scalars import sigmoid, softplus_difference
+
+PARAM_CHUNKS = 64  # parameters are split into this many chunks, each with its own weights copy
+
+
+class Probe(NamedTuple):
+    """The unperturbed network on the checked rows (flat: a prange body cannot take nested
+    NamedTuples, numba/numba#5703)."""
+
+    X: np.ndarray  # (m, s1)
+    y: np.ndarray  # (m,) int64 labels
+    w: np.ndarray  # flat weights, X's dtype
+    layers: np.ndarray  # int64 sizes
+    weights_at: np.ndarray  # Offsets.weights
+    units_at: np.ndarray  # Offsets.units
+    pre: np.ndarray  # (m, units) every non-input unit's z, by Offsets.units
+    act: np.ndarray  # (m, units) sigma(z)
+    want: np.ndarray  # (n_params,) bool: the parameters to check
+    eps: float
+
+
+@kernel()
+def _layer_of(i, starts):
+    """The l with starts[l] <= i < starts[l + 1]."""
+    l = 0
+    while i >= starts[l + 1]:
+        l += 1
+    return l
+
+
+@kernel()
+def _propagate(z, w, layers, weights_at, first, a):
+    """Carry pre-activations z of layer first+1 up to the output layer, in place (a: scratch)."""
+    for k in range(first, layers.shape[0] - 1):
+        for i in range(layers[k]):
+            a[i] = sigmoid(z[i])
+        W = w[weights_at[k]:weights_at[k + 1]].reshape(layers[k + 1], layers[k] + 1)
+        for i in range(layers[k + 1]):
+            s = W[i, 0]
+            for q in range(layers[k]):
+                s += W[i, 1 + q] * a[q]
+            z[i] = s
+
+
+@kernel()
+def _unit_differences(probe, u, lo, hi, sums):
+    """For each wanted weight p of unit u: sums[p] += sum over rows lo..hi-1 of
+    loss(w + eps e_p) - loss(w - eps e_p).
+
+    Moving weight k of unit j (layer l+1) moves that unit's z by eps * input_k: an output
+    unit's loss directly; a hidden unit's activation by d, and with it the next layer's z by
+    W[:, 1+j] d, from where the row is carried up to the output.
+    """
+    layers, w, pre, act = probe.layers, probe.w, probe.pre, probe.act
+    weights_at, units_at = probe.weights_at, probe.units_at
+    n = layers.shape[0] - 1
+    l = _layer_of(u, units_at)
+    j = u - units_at[l]
+    first = weights_at[l] + j * (layers[l] + 1)  # the unit's bias, then its input weights
+    nxt = min(l + 1, n - 1)  # the layer whose z a hidden unit moves
+    above = w[weights_at[nxt]:weights_at[nxt + 1]].reshape(layers[nxt + 1], layers[nxt] + 1)
+    column = above[:, 1 + j % layers[nxt]].copy()
+    widest = layers.max()
+    zp, zm, a = np.empty(widest), np.empty(widest), np.empty(widest)
+    for r in range(lo, hi):
+        inputs = probe.X[r] if l == 0 else act[r, units_at[l - 1]:units_at[l]]
+        zj, label = pre[r, units_at[l] + j] + 0.0, probe.y[r]
+        base = sigmoid(zj)
+        for k in range(layers[l] + 1):
+            x = 1.0 if k == 0 else inputs[k - 1] + 0.0
+            if x == 0 or not probe.want[first + k]:
+                continue  # a zero input: this row's loss does not move
+            dz = probe.eps * x
+            if l == n - 1:  # an output unit
+                diff = softplus_difference(zj + dz, zj - dz) - (2 * dz if label == j else 0.0)
+            else:
+                dp, dm = sigmoid(zj + dz) - base, sigmoid(zj - dz) - base
+                for i in range(column.shape[0]):
+                    zp[i] = pre[r, units_at[nxt] + i] + column[i] * dp
+                    zm[i] = pre[r, units_at[nxt] + i] + column[i] * dm
+                _propagate(zp, w, layers, weights_at, l + 2, a)
+                _propagate(zm, w, layers, weights_at, l + 2, a)
+                diff = zm[label] - zp[label]
+                for i in range(layers[n]):
+                    diff += softplus_difference(zp[i], zm[i])
+            sums[first + k] += diff
+
+
+@kernel(parallel=True)
+def incremental_differences(X, y, w, layers, pre, act, want, eps):
+    """sums[p] = sum over rows of loss(w + eps e_p) - loss(w - eps e_p), where want[p];
+    pre and act from ``forward_states(X, w, layers, units, units)``.
+
+    Work items are (unit, chunk of rows) pairs, balanced whatever the units cost; each adds
+    into its chunk's own row of a buffer, summed over chunks in a fixed order afterwards.
+    """
+    at = offsets(layers)
+    probe = Probe(X, y, w, layers, at.weights, at.units, pre, act, want, eps)
+    m, units = X.shape[0], at.units[-1]
+    nc = n_chunks(m)
+    partial = np.zeros((nc, w.shape[0]))
+    for item in prange(units * nc):
+        # Row chunk major, so each thread's share of items holds every unit; the index is
+        # unsigned, and divmod would give floats without the cast.
+        c, u = divmod(np.int64(item), units)
+        lo, hi = chunk(m, nc, c, 1)
+        _unit_differences(probe, u, lo, hi, partial[c])
+    return fixed_order_sum(partial)
+
+
+@kernel(parallel=True)
+def full_differences(X, y, w, layers, idx, eps):
+    """J_sum(w + eps e_p) - J_sum(w - eps e_p) by two full serial passes, for each p in idx."""
+    out = np.empty(idx.shape[0])
+    nc = min(PARAM_CHUNKS, idx.shape[0])
+    m = X.shape[0]
+    for c in prange(nc):
+        mine = w.copy()  # private copy: perturbed and restored in place
+        unused = np.empty(0, w.dtype)
+        lo, hi = chunk(idx.shape[0], nc, c, 1)
+        for q in range(lo, hi):
+            p = idx[q]
+            mine[p] = w[p] + eps
+            plus = cost_grad_rows(X, y, mine, layers, 0, m, unused, False)
+            mine[p] = w[p] - eps
+            minus = cost_grad_rows(X, y, mine, layers, 0, m, unused, False)
+            mine[p] = w[p]
+            out[q] = plus - minus
+    return out

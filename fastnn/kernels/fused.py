@@ -1,0 +1,257 @@
+"""The fused pass: forward, cost and backprop of a group of rows while it is in cache.
+
+A serial worker walks its rows in groups of ``GROUP`` (``cost_grad_chunk``); each group goes
+forward through every layer (``forward_group``), gets its output deltas and loss
+(``output_delta``) and goes back (``backward_group``), adding its gradient into the worker's
+own packed buffer. The parallel drivers (``cost_grad_sums``, ``forward_states``) split the
+rows into chunks (:mod:`.packing`) and sum the chunks' partials in a fixed order.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import prange
+
+from .._jit import kernel
+from .columns import search_each_group, start_group, worker_lists
+from .micro import Source, affine_4, affine_group, outer_4, sigmoid_block, times_slope
+from .packing import (GROUP, Layout, Packed, add_unpacked, chunk, fixed_order_sum, layout,
+                      n_chunks, offsets, pack_weights, summed_unpacked)
+
+from .vectors import lanes, vlog_loss, vload, vstore
+
+
+class GroupState(NamedTuple):
+    """A group's state, ``(GROUP, Layout.column[-1])`` buffers of the compute dtype (zeroed:
+    the padding stays 0); the Hessian's R{.} state has the same three."""
+
+    pre: np.ndarray  # pre-activations z of every layer
+    act: np.ndarray  # hidden activations sigma(z)
+    delta: np.ndarray  # back-propagated deltas
+
+
+class States(NamedTuple):
+    """Every row's states from ``forward_states``, units of layers 2..L in order."""
+
+    pre: np.ndarray  # (m, pre_cols): the last pre_cols columns of z
+    act: np.ndarray  # (m, act_cols): the last act_cols columns of sigma(z)
+
+
+class Workspace(NamedTuple):
+    """A worker's index lists and scratch."""
+
+    rows: np.ndarray  # (GROUP,) int64: the group's rows of X
+    slots: np.ndarray  # 0..GROUP-1: the group's rows in its state buffers
+    every_unit: np.ndarray  # 0..widest-1, int32: all units of a layer as a column list
+    lists: object  # the first layer's ColumnLists (cached, or the worker's own)
+    mass: np.ndarray  # (s1,) scratch of the column search
+    outputs: np.ndarray  # (2, K, GROUP) float64: the outputs' z and targets, transposed
+
+
+@kernel()
+def new_state(lay, like):
+    """A zeroed ``GroupState`` in like's dtype."""
+    pre = np.zeros((GROUP, lay.column[-1]), like.dtype)
+    return GroupState(pre, pre.copy(), pre.copy())
+
+
+@kernel()
+def workspace(layers, like, lists):
+    """A worker's ``Workspace``; ``lists``: cached ``ColumnLists`` or ``search_each_group()``."""
+    return Workspace(np.empty(GROUP, np.int64), np.arange(GROUP),
+                     np.arange(layers.max()).astype(np.int32),  # the same index type as cols
+                     worker_lists(lists, layers[0]), np.empty(layers[0], like.dtype),
+                     np.empty((2, layers[-1], GROUP)))
+
+
+class Group(NamedTuple):
+    """The group of rows a worker is on, and where its layers read their inputs."""
+
+    X: np.ndarray  # the group's rows are X[ws.rows]
+    layers: np.ndarray  # int64 layer sizes
+    lay: object  # the Layout
+    ws: object  # the worker's Workspace
+    block: int  # the group's first block in ws.lists
+
+
+@kernel()
+def units_source(buffer, group, i):
+    """Layer i's units in a group buffer (activations, deltas, their R{.}) as inputs."""
+    return Source(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit,
+                  group.layers[i])
+
+
+@kernel()
+def _x_source(group, half):
+    """X's non-zero columns in the group's half (block ``block + half``) as inputs."""
+    b, lists = group.block + half, group.ws.lists
+    return Source(group.X, group.ws.rows, 0, lists.cols[lists.starts[b]:],
+                  lists.starts[b + 1] - lists.starts[b])
+
+
+# A Source of X and one of a group buffer differ in type when X is read-only (Numba does not
+# unify NamedTuples), so the two sources of a layer's inputs have call sites of their own.
+@kernel()
+def affine_inputs(group, act, l, half, wt, width, dst, d0):
+    """``affine_4`` of half a group over layer l's inputs: X's non-zero columns for l = 0,
+    the previous layer's units in act otherwise."""
+    if l == 0:
+        affine_4(_x_source(group, half), 4 * half, wt, width, dst, d0, False)
+    else:
+        affine_4(units_source(act, group, l), 4 * half, wt, width, dst, d0, False)
+
+
+@kernel()
+def outer_inputs(group, act, l, half, d, e0, gt, width):
+    """``outer_4`` (bias row included) of half a group over layer l's inputs, as in
+    ``affine_inputs``."""
+    if l == 0:
+        outer_4(_x_source(group, half), 4 * half, d, e0, gt, width, True)
+    else:
+        outer_4(units_source(act, group, l), 4 * half, d, e0, gt, width, True)
+
+
+@kernel()
+def forward_group(group, packed, state):
+    """Pre-activations z of every layer into state.pre, hidden activations into state.act."""
+    lay = group.lay
+    n = group.layers.shape[0] - 1
+    for l in range(n):
+        for half in range(2):
+            affine_inputs(group, state.act, l, half,
+                          packed.forward[lay.forward_at[l]:lay.forward_at[l + 1]],
+                          lay.padded[l + 1], state.pre, lay.column[l + 1])
+        if l < n - 1:
+            sigmoid_block(state.pre, state.act, lay.column[l + 1], lay.padded[l + 1])
+
+
+@kernel()
+def output_delta(pre, y, rows, valid, z0, delta, outputs):
+    """Loss summed over the group's real rows; output deltas sigma(z) - onehot (0 on padding).
+
+    In float64, a vector of rows at a time: each output's z of the group and its targets go to
+    ``outputs`` ``(2, K, GROUP)``, transposed, and come back as residual and loss.
+    """
+    z, target = outputs[0], outputs[1]
+    for g in range(GROUP):
+        label = y[rows[g]]
+        for k in range(z.shape[0]):
+            z[k, g] = pre[g, z0 + k]
+            target[k, g] = k == label
+    L = lanes(z)
+    for k in range(z.shape[0]):
+        for g in range(0, GROUP, L):
+            loss, residual = vlog_loss(vload(z[k], g), vload(target[k], g))
+            vstore(z[k], g, residual)
+            vstore(target[k], g, loss)
+    total = 0.0
+    for g in range(GROUP):
+        for k in range(z.shape[0]):
+            if g < valid:
+                total += target[k, g]
+            delta[g, z0 + k] = z[k, g] if g < valid else 0
+    return total
+
+
+@kernel()
+def backward_group(group, packed, state, grad):
+    """Back-propagate the group's output deltas; add its gradient into grad (packed)."""
+    lay = group.lay
+    for l in range(group.layers.shape[0] - 2, -1, -1):
+        for half in range(2):
+            outer_inputs(group, state.act, l, half, state.delta, lay.column[l + 1],
+                         grad[lay.forward_at[l]:lay.forward_at[l + 1]], lay.padded[l + 1])
+        if l > 0:
+            affine_group(units_source(state.delta, group, l + 1),
+                         packed.backward[lay.backward_at[l]:lay.backward_at[l + 1]],
+                         lay.padded[l], state.delta, lay.column[l], False)
+            times_slope(state.act, state.delta, state.delta, lay.column[l], lay.padded[l])
+
+
+@kernel()
+def cost_grad_chunk(X, y, layers, lay, packed, lists, lo, hi, packed_grad, with_grad):
+    """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
+    gradient into packed_grad (packed layout) when ``with_grad``. Cached ``lists`` need lo
+    to be a multiple of four."""
+    state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward, lists)
+    loss = 0.0
+    for r in range(lo, hi, GROUP):
+        valid, block = start_group(X, ws.lists, ws.rows, ws.mass, r, hi)
+        group = Group(X, layers, lay, ws, block)
+        forward_group(group, packed, state)
+        loss += output_delta(state.pre, y, ws.rows, valid, lay.column[-2], state.delta,
+                             ws.outputs)
+        if with_grad:
+            backward_group(group, packed, state, packed_grad)
+    return loss
+
+
+@kernel()
+def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
+    """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad
+    (left alone when not ``with_grad``)."""
+    lay = layout(layers, w)
+    packed = pack_weights(w, layers, lay)
+    packed_grad = np.zeros(packed.forward.shape[0] if with_grad else 0, w.dtype)
+    loss = cost_grad_chunk(X, y, layers, lay, packed, search_each_group(), lo, hi, packed_grad,
+                           with_grad)
+    if with_grad:
+        add_unpacked(packed_grad, layers, lay, grad)
+    return loss
+
+
+@kernel(parallel=True)
+def cost_grad_sums(X, y, w, layers, lists):
+    """Loss and gradient (float64, shaped like w) summed over all rows of X. ``lists``:
+    ``nonzero_columns(X)``, or ``search_each_group()`` to find them on the way."""
+    m = X.shape[0]
+    nc = n_chunks(m)
+    lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
+    packed = Packed(*pack_weights(w, layers, lay))
+    partial = np.zeros((nc, packed.forward.shape[0]), w.dtype)
+    losses = np.zeros((nc, 1))
+    for c in prange(nc):
+        lo, hi = chunk(m, nc, c, GROUP)
+        losses[c, 0] = cost_grad_chunk(X, y, layers, lay, packed, lists, lo, hi, partial[c],
+                                       True)
+    return fixed_order_sum(losses)[0], summed_unpacked(partial, layers, lay, w.shape[0])
+
+
+@kernel()
+def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
+    """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
+    state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward,
+                                                          search_each_group())
+    units_at = offsets(layers).units
+    n, units = layers.shape[0] - 1, units_at[-1]
+    first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
+    for r in range(lo, hi, GROUP):
+        valid, block = start_group(X, ws.lists, ws.rows, ws.mass, r, hi)
+        forward_group(Group(X, layers, lay, ws, block), packed, state)
+        sigmoid_block(state.pre, state.act, lay.column[n], lay.padded[n])
+        for g in range(valid):
+            for i in range(1, n + 1):
+                for j in range(layers[i]):
+                    u = units_at[i - 1] + j
+                    if u >= first_pre:
+                        pre_out[r + g, u - first_pre] = state.pre[g, lay.column[i] + j]
+                    if u >= first_act:
+                        act_out[r + g, u - first_act] = state.act[g, lay.column[i] + j]
+
+
+@kernel(parallel=True)
+def forward_states(X, w, layers, pre_cols, act_cols):
+    """``States``: the last ``pre_cols`` columns of z and ``act_cols`` of sigma(z), every row.
+
+    Columns are the units of layers 2..L in order, the output layer last: ``(X, w, layers, 0,
+    K)`` gives just the output activations h, ``(..., units, units)`` every layer's state.
+    """
+    m = X.shape[0]
+    pre, act = np.empty((m, pre_cols), X.dtype), np.empty((m, act_cols), X.dtype)
+    nc = n_chunks(m)
+    lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
+    packed = Packed(*pack_weights(w, layers, lay))
+    for c in prange(nc):
+        lo, hi = chunk(m, nc, c, GROUP)
+        _forward_rows(X, layers, lay, packed, lo, hi, pre, act)
+    return States(pre, act)

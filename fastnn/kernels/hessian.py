@@ -1,0 +1,102 @@
+"""Exact Hessian-vector products by Pearlmutter's R-operator, on the fused pass's rooms.
+
+R{f} is the derivative of f along v. Each group goes forward (z, sigma(z)) and along v
+(R{z}, R{a}), then back with the deltas and their R{.} together, adding R{gradient} -- the
+Hessian times v -- into the worker's packed buffer.
+"""
+
+import numpy as np
+from numba import prange
+
+from .._jit import kernel
+from .columns import start_group
+from .fused import (Group, affine_inputs, forward_group, new_state, output_delta, outer_inputs,
+                    units_source, workspace)
+from .micro import affine_4, affine_group, outer_4, sigmoid_block, times_slope
+from .packing import GROUP, Layout, Packed, chunk, layout, n_chunks, pack_weights, summed_unpacked
+from .scalars import sigmoid_gradient_from_activation
+
+
+@kernel()
+def _forward_along(group, pw, pv, state, r):
+    """R{z} of every layer into r.pre, and R{a} = sigma'(z) R{z} of the hidden ones into
+    r.act."""
+    lay = group.lay
+    n = group.layers.shape[0] - 1
+    for l in range(n):
+        width, at = lay.padded[l + 1], lay.column[l + 1]
+        for half in range(2):  # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
+            affine_inputs(group, state.act, l, half,
+                          pv.forward[lay.forward_at[l]:lay.forward_at[l + 1]], width, r.pre, at)
+            if l > 0:
+                affine_4(units_source(r.act, group, l), 4 * half,
+                         pw.forward[lay.forward_at[l]:lay.forward_at[l + 1]], width, r.pre, at,
+                         True)
+        if l < n - 1:
+            times_slope(state.act, r.pre, r.act, at, width)
+
+
+@kernel()
+def _backward_along(group, pw, pv, state, r, hv):
+    """Back-propagate deltas and their R{.} together; add R{gradient} of the group into hv
+    (packed)."""
+    lay, layers = group.lay, group.layers
+    delta, rdelta = state.delta, r.delta
+    for l in range(layers.shape[0] - 2, -1, -1):
+        H = hv[lay.forward_at[l]:lay.forward_at[l + 1]]
+        width, at = lay.padded[l + 1], lay.column[l + 1]
+        for half in range(2):  # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
+            outer_inputs(group, state.act, l, half, rdelta, at, H, width)
+            if l > 0:
+                outer_4(units_source(r.act, group, l), 4 * half, delta, at, H, width, False)
+        if l == 0:
+            continue
+        WB = pw.backward[lay.backward_at[l]:lay.backward_at[l + 1]]
+        VB = pv.backward[lay.backward_at[l]:lay.backward_at[l + 1]]
+        below, at_below = lay.padded[l], lay.column[l]
+        # back = W^T delta; R{back} = V^T delta + W^T R{delta}
+        deltas, rdeltas = units_source(delta, group, l + 1), units_source(rdelta, group, l + 1)
+        affine_group(deltas, WB, below, delta, at_below, False)
+        affine_group(deltas, VB, below, rdelta, at_below, False)
+        affine_group(rdeltas, WB, below, rdelta, at_below, True)
+        for g in range(GROUP):
+            for j in range(at_below, at_below + layers[l]):
+                a, back = state.act[g, j], delta[g, j]
+                slope = sigmoid_gradient_from_activation(a)
+                delta[g, j] = back * slope
+                # R{sigma'(z)} = sigma''(z) R{z}, with sigma'' = sigma' (1 - 2 sigma)
+                rdelta[g, j] = rdelta[g, j] * slope + back * slope * (1.0 - 2.0 * a) * r.pre[g, j]
+
+
+@kernel()
+def _hessp_chunk(X, y, layers, lay, pw, pv, lists, lo, hi, packed_hv):
+    """Serial worker on packed w and v: adds the Hessian of the summed loss over rows
+    lo..hi-1 times v into packed_hv (packed layout). ``lists`` as in ``cost_grad_chunk``."""
+    state, r = new_state(lay, pw.forward), new_state(lay, pw.forward)
+    ws = workspace(layers, pw.forward, lists)
+    z0, width = lay.column[-2], lay.padded[-1]
+    for row in range(lo, hi, GROUP):
+        valid, block = start_group(X, ws.lists, ws.rows, ws.mass, row, hi)
+        group = Group(X, layers, lay, ws, block)
+        forward_group(group, pw, state)
+        output_delta(state.pre, y, ws.rows, valid, z0, state.delta, ws.outputs)
+        _forward_along(group, pw, pv, state, r)
+        sigmoid_block(state.pre, state.act, z0, width)  # R{sigma(z) - y} = sigma'(z) R{z}
+        times_slope(state.act, r.pre, r.delta, z0, width)
+        r.delta[valid:, z0:] = 0
+        _backward_along(group, pw, pv, state, r, packed_hv)
+
+
+@kernel(parallel=True)
+def hessp_sums(X, y, w, v, layers, lists):
+    """Hessian of the summed loss times v (float64, shaped like w), summed over all rows.
+    ``lists`` as in ``cost_grad_sums``."""
+    m = X.shape[0]
+    nc = n_chunks(m)
+    lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
+    pw, pv = Packed(*pack_weights(w, layers, lay)), Packed(*pack_weights(v, layers, lay))
+    partial = np.zeros((nc, pw.forward.shape[0]), w.dtype)
+    for c in prange(nc):
+        lo, hi = chunk(m, nc, c, GROUP)
+        _hessp_chunk(X, y, layers, lay, pw, pv, lists, lo, hi, partial[c])
+    return summed_unpacked(partial, layers, lay, w.shape[0])

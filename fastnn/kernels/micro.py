@@ -1,0 +1,141 @@
+"""The vector micro-kernels every layer runs on, four rows at a time.
+
+``affine_4``: z = b + sum_k x_k W[:, k] over a list of input columns, the units of z in
+registers; ``outer_4``: G[:, k] += sum_r x_rk d_r. Four rows x two vectors of units sit in
+eight registers, and each vector of weights is loaded once for the four rows. Weights come in
+the packed layout of :mod:`.packing`, a matrix of ``(1 + inputs, width)`` with width the
+padded units; states are ``(GROUP, width of all layers)`` buffers, a layer's units from a
+column on.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._jit import kernel
+from .packing import GROUP
+from .vectors import lanes, vadd, vfma, vload, vmul, vsigmoid, vsplat, vstore
+
+
+class Source(NamedTuple):
+    """A layer's inputs for the micro-kernels: input k of group row g is
+    ``array[rows[g], first + k]`` for k in ``cols[:n]``."""
+
+    array: np.ndarray
+    rows: np.ndarray
+    first: int
+    cols: np.ndarray
+    n: int
+
+
+@kernel()
+def _input_rows(src, g0):
+    """The inputs of group rows g0..g0+3 of a ``Source``: four views, input k at [k]."""
+    a, rows, c0 = src.array, src.rows, src.first
+    return a[rows[g0], c0:], a[rows[g0 + 1], c0:], a[rows[g0 + 2], c0:], a[rows[g0 + 3], c0:]
+
+
+@kernel()
+def affine_4(src, g0, wt, width, dst, d0, accumulate):
+    """dst[g0 + r, d0 + j] = wt[j] + sum_k input_k(g0 + r) wt[(1 + k) width + j] for r < 4,
+    j < width (``Source`` src); with ``accumulate`` the sum is added to dst, no bias row.
+
+    Two vectors of units at a time (one in the last step of an odd number): eight
+    accumulators in registers, and each weight vector loaded once for the four rows.
+    """
+    L = lanes(wt)
+    x0, x1, x2, x3 = _input_rows(src, g0)
+    z0, z1, z2, z3 = dst[g0], dst[g0 + 1], dst[g0 + 2], dst[g0 + 3]
+    for j in range(0, width, 2 * L):
+        pair = j + L < width
+        if accumulate:
+            a0, a1, a2, a3 = (vload(z0, d0 + j), vload(z1, d0 + j), vload(z2, d0 + j),
+                              vload(z3, d0 + j))
+        else:
+            a0 = a1 = a2 = a3 = vload(wt, j)
+        b0 = b1 = b2 = b3 = a0  # unused in a one-vector step
+        if pair and accumulate:
+            b0, b1, b2, b3 = (vload(z0, d0 + j + L), vload(z1, d0 + j + L),
+                              vload(z2, d0 + j + L), vload(z3, d0 + j + L))
+        elif pair:
+            b0 = b1 = b2 = b3 = vload(wt, j + L)
+        for t in range(src.n):
+            k = src.cols[t]
+            o = (1 + k) * width + j
+            s0, s1 = vsplat(x0[k], wt), vsplat(x1[k], wt)
+            s2, s3 = vsplat(x2[k], wt), vsplat(x3[k], wt)
+            u = vload(wt, o)
+            a0, a1, a2, a3 = vfma(s0, u, a0), vfma(s1, u, a1), vfma(s2, u, a2), vfma(s3, u, a3)
+            if pair:
+                v = vload(wt, o + L)
+                b0, b1 = vfma(s0, v, b0), vfma(s1, v, b1)
+                b2, b3 = vfma(s2, v, b2), vfma(s3, v, b3)
+        vstore(z0, d0 + j, a0)
+        vstore(z1, d0 + j, a1)
+        vstore(z2, d0 + j, a2)
+        vstore(z3, d0 + j, a3)
+        if pair:
+            vstore(z0, d0 + j + L, b0)
+            vstore(z1, d0 + j + L, b1)
+            vstore(z2, d0 + j + L, b2)
+            vstore(z3, d0 + j + L, b3)
+
+
+@kernel()
+def outer_4(src, g0, d, e0, gt, width, bias):
+    """gt[(1 + k) width + j] += sum_r input_k(g0 + r) d[g0 + r, e0 + j] for r < 4, j < width
+    (``Source`` src); with ``bias`` also gt[j] += sum_r d[g0 + r, e0 + j].
+    Two vectors of units at a time, as in ``affine_4``."""
+    L = lanes(gt)
+    x0, x1, x2, x3 = _input_rows(src, g0)
+    d0, d1, d2, d3 = d[g0], d[g0 + 1], d[g0 + 2], d[g0 + 3]
+    for j in range(0, width, 2 * L):
+        pair = j + L < width
+        a0, a1, a2, a3 = (vload(d0, e0 + j), vload(d1, e0 + j), vload(d2, e0 + j),
+                          vload(d3, e0 + j))
+        b0 = b1 = b2 = b3 = a0
+        if pair:
+            b0, b1, b2, b3 = (vload(d0, e0 + j + L), vload(d1, e0 + j + L),
+                              vload(d2, e0 + j + L), vload(d3, e0 + j + L))
+        if bias:
+            vstore(gt, j, vadd(vload(gt, j), vadd(vadd(a0, a1), vadd(a2, a3))))
+            if pair:
+                vstore(gt, j + L, vadd(vload(gt, j + L), vadd(vadd(b0, b1), vadd(b2, b3))))
+        for t in range(src.n):
+            k = src.cols[t]
+            o = (1 + k) * width + j
+            s0, s1 = vsplat(x0[k], gt), vsplat(x1[k], gt)
+            s2, s3 = vsplat(x2[k], gt), vsplat(x3[k], gt)
+            # two chains of two FMAs per vector, not one of four: half the latency
+            vstore(gt, o, vadd(vfma(s0, a0, vfma(s1, a1, vload(gt, o))),
+                               vfma(s2, a2, vmul(s3, a3))))
+            if pair:
+                vstore(gt, o + L, vadd(vfma(s0, b0, vfma(s1, b1, vload(gt, o + L))),
+                                       vfma(s2, b2, vmul(s3, b3))))
+
+
+@kernel()
+def affine_group(src, wt, width, dst, d0, accumulate):
+    """``affine_4`` for both halves of a group whose inputs need no per-half column lists."""
+    for half in range(2):
+        affine_4(src, 4 * half, wt, width, dst, d0, accumulate)
+
+
+@kernel()
+def sigmoid_block(pre, act, c, width):
+    """act[:, c:c + width] = sigma(pre[:, c:c + width]), a vector at a time."""
+    L = lanes(pre)
+    for g in range(GROUP):
+        for j in range(c, c + width, L):
+            vstore(act[g], j, vsigmoid(vload(pre[g], j)))
+
+
+@kernel()
+def times_slope(act, src, dst, c, width):
+    """dst[:, c:c + width] = sigma'(z) src[:, c:c + width], sigma'(z) = a (1 - a) from act."""
+    L = lanes(act)
+    minus = vsplat(-1.0, act)
+    for g in range(GROUP):
+        for j in range(c, c + width, L):
+            a = vload(act[g], j)
+            vstore(dst[g], j, vmul(vfma(vmul(minus, a), a, a), vload(src[g], j)))

@@ -1,0 +1,137 @@
+"""Rows into groups and chunks, and the weights in the micro-kernels' layout.
+
+Rows are walked in groups of ``GROUP``. Parallel drivers cut their work into a number of
+chunks that depends on its size alone, never on the thread count (``n_chunks``, ``chunk``);
+each chunk adds into its own row of a buffer, and the rows are summed in a fixed order
+(``fixed_order_sum``), so results are bitwise the same for any ``NUMBA_NUM_THREADS``.
+
+For the micro-kernels each weight matrix Theta_l ``(s_{l+1}, s_l + 1)`` is laid out again once
+per call (``pack_weights``): transposed, one row of units per input, bias row first, units
+zero-padded to whole vectors (``forward``); and for back-propagation Theta_l[:, 1:] itself,
+padded, under a zero bias row (``backward``). Gradients are accumulated in the forward layout
+and unpacked once (``add_unpacked``).
+
+A parallel driver whose ``prange`` body reads a NamedTuple builds it by calling the class
+itself (``Layout(*layout(...))``): Numba rebuilds the tuple inside the body from source that
+names the class, found only where the class is called directly in the driver.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._jit import kernel
+from .vectors import lanes
+
+GROUP = 8  # rows per group: two calls of the four-row micro-kernels
+CHUNKS = 16  # at most this many chunks per parallel call: enough for 16 threads to share
+
+
+class Offsets(NamedTuple):
+    """Where each layer starts in the flat vectors (int64 arrays of n_layers entries)."""
+
+    weights: np.ndarray  # weights[l]: start of Theta_l in params; weights[-1] = n_params
+    units: np.ndarray  # units[l]: start of layers[l + 1]'s units in a row of every non-input unit
+
+
+class Layout(NamedTuple):
+    """Where each layer sits for the micro-kernels, in a given dtype's vectors (``layout``)."""
+
+    padded: np.ndarray  # padded[i]: layer i's units padded to whole vectors (i >= 1)
+    column: np.ndarray  # column[i]: where layer i starts in a group buffer's row; [-1]: width
+    forward_at: np.ndarray  # forward_at[l]: start of Theta_l's forward matrix, (s_l + 1, padded)
+    backward_at: np.ndarray  # backward_at[l]: start of its backward matrix (l >= 1)
+
+
+class Packed(NamedTuple):
+    """The weights in the micro-kernels' layout: flat arrays, matrices placed by ``Layout``."""
+
+    forward: np.ndarray
+    backward: np.ndarray
+
+
+@kernel()
+def n_chunks(m):
+    """Chunks of rows for m rows: a function of m alone, so results do not depend on threads."""
+    return max(1, min(CHUNKS, (m + GROUP - 1) // GROUP))
+
+
+@kernel()
+def chunk(n, nc, c, unit):
+    """Items ``(lo, hi)`` of chunk c when n items are cut into nc chunks at multiples of unit
+    (GROUP for the group drivers, so that blocks of four rows start at multiples of four)."""
+    units = (n + unit - 1) // unit
+    return c * units // nc * unit, min(n, (c + 1) * units // nc * unit)
+
+
+@kernel()
+def offsets(layers):
+    """The ``Offsets`` of the network ``layers`` (int64 layer sizes)."""
+    n = layers.shape[0] - 1
+    weights, units = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    for l in range(n):
+        weights[l + 1] = weights[l] + layers[l + 1] * (layers[l] + 1)
+        units[l + 1] = units[l] + layers[l + 1]
+    return Offsets(weights, units)
+
+
+@kernel()
+def layout(layers, like):
+    """The ``Layout`` of ``layers`` for vectors of like's dtype."""
+    n = layers.shape[0] - 1
+    step = lanes(like)
+    padded, column = np.zeros(n + 1, np.int64), np.zeros(n + 2, np.int64)
+    forward_at, backward_at = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    for i in range(1, n + 1):
+        padded[i] = (layers[i] + step - 1) // step * step
+        column[i + 1] = column[i] + padded[i]
+    for l in range(n):
+        forward_at[l + 1] = forward_at[l] + (layers[l] + 1) * padded[l + 1]
+        backward_at[l + 1] = backward_at[l] + (0 if l == 0 else (layers[l + 1] + 1) * padded[l])
+    return Layout(padded, column, forward_at, backward_at)
+
+
+@kernel()
+def pack_weights(w, layers, lay):
+    """The flat row-major weights w in the micro-kernels' layout lay: ``Packed``."""
+    weights_at = offsets(layers).weights
+    forward = np.zeros(lay.forward_at[-1], w.dtype)
+    backward = np.zeros(lay.backward_at[-1], w.dtype)
+    for l in range(layers.shape[0] - 1):
+        W = w[weights_at[l]:weights_at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
+        width = lay.padded[l + 1]
+        for j in range(layers[l + 1]):
+            for i in range(layers[l] + 1):
+                forward[lay.forward_at[l] + i * width + j] = W[j, i]
+                if l > 0 and i > 0:
+                    backward[lay.backward_at[l] + (1 + j) * lay.padded[l] + i - 1] = W[j, i]
+    return Packed(forward, backward)
+
+
+@kernel()
+def add_unpacked(packed_grad, layers, lay, grad):
+    """grad += packed_grad, a gradient accumulated in the packed forward layout."""
+    weights_at = offsets(layers).weights
+    for l in range(layers.shape[0] - 1):
+        G = grad[weights_at[l]:weights_at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
+        for j in range(layers[l + 1]):
+            for i in range(layers[l] + 1):
+                G[j, i] += packed_grad[lay.forward_at[l] + i * lay.padded[l + 1] + j]
+
+
+@kernel()
+def fixed_order_sum(partial):
+    """Sum the rows of partial in order, in float64: the same bits for any thread count."""
+    total = np.zeros(partial.shape[1])
+    for c in range(partial.shape[0]):
+        for p in range(partial.shape[1]):
+            total[p] += partial[c, p]
+    return total
+
+
+@kernel()
+def summed_unpacked(partial, layers, lay, size):
+    """The rows of partial (packed layout) summed in a fixed order, unpacked: ``(size,)``."""
+    total = np.zeros(size)
+    add_unpacked(fixed_order_sum(partial), layers, lay, total)
+    return total
