@@ -1,11 +1,30 @@
-"""Shared fixtures: tolerances per dtype, small random problems, the bundled digits."""
+"""Shared fixtures: tolerances per dtype, the problem builders, the bundled digits.
 
+The tests compile into a Numba cache of their own, one per version of fastnn's source (set
+before fastnn is imported): Numba's cache does not notice edits to a kernel's callees in
+other files. CI sets ``NUMBA_CACHE_DIR`` to an empty folder itself.
+"""
+
+import hashlib
+import os
+import tempfile
 from pathlib import Path
 
-import numpy as np
-import pytest
 
-import fastnn
+def _numba_cache_for_this_source():
+    source = Path(__file__).resolve().parents[1] / "fastnn"
+    digest = hashlib.sha256()
+    for path in sorted(source.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return str(Path(tempfile.gettempdir()) / f"fastnn-numba-{digest.hexdigest()[:16]}")
+
+
+os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_for_this_source())
+
+import numpy as np  # noqa: E402 (after the cache is chosen)
+import pytest  # noqa: E402
+
+import fastnn  # noqa: E402
 
 # Relative agreement between fastnn and the numpy reference, per compute dtype.
 RTOL = {np.float64: 1e-10, np.float32: 1e-4}
@@ -25,6 +44,30 @@ def problem(layers, m, seed=0, scale=1.0):
     X = rng.random((m, layers[0]))
     y = rng.integers(0, layers[-1], m)
     return params, X, y
+
+
+def sparse_problem(layers, m, seed=0, scale=1.0):
+    """Mostly-zero inputs, as digit images are: the first layer reads only the columns where
+    one of four rows is non-zero, and the checker skips zero inputs. Blank rows (a whole four
+    among them), blank columns and negative values included."""
+    params, X, y = problem(layers, m, seed=seed, scale=scale)
+    X[np.random.default_rng(seed).random(X.shape) < 0.75] = 0
+    X[3:9] = 0
+    X[:, ::3] = 0
+    X[20] = -X[21]
+    return params, X, y
+
+
+def assert_close(actual, expected, rtol):
+    """Norm-wise relative agreement, fair to gradient entries near zero."""
+    assert np.linalg.norm(actual - expected) <= rtol * np.linalg.norm(expected)
+
+
+def subprocess_env(**variables):
+    """A bare environment for a child interpreter (PATH and this run's Numba cache) plus
+    ``variables``."""
+    return {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": os.environ["NUMBA_CACHE_DIR"],
+            **variables}
 
 
 def central_differences(f, params, eps=1e-5):

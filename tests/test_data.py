@@ -80,3 +80,50 @@ def test_course_weights_recognise_the_bundled_digits(digits):
     params, layers = fastnn.load_mat_weights(EX4WEIGHTS)
     assert layers == (400, 25, 10)
     assert np.mean(fastnn.predict(params, layers, X) == y) > 0.95
+
+
+# --- hostile .mat files -------------------------------------------------------------------
+
+
+def write_mat(path, **variables):
+    scipy.io.savemat(path, variables)
+    return path
+
+
+@pytest.fixture
+def good_mat(tmp_path):
+    return write_mat(tmp_path / "good.mat", X=np.ones((4, 3)), y=np.array([1, 2, 10, 3]))
+
+
+@pytest.mark.parametrize("load", [fastnn.load_mat, fastnn.load_mat_weights])
+@pytest.mark.parametrize("content", [b"", b"hello, not matlab", "truncated"])
+def test_unreadable_mat_files_name_the_file(tmp_path, good_mat, load, content):
+    path = tmp_path / "bad.mat"
+    path.write_bytes(good_mat.read_bytes()[:100] if content == "truncated" else content)
+    with pytest.raises(ValueError, match="bad.mat"):
+        load(path)
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"X": np.array(["ab", "cd"]), "y": np.array([1, 2])}, "X must be a 2-D numeric matrix"),
+    ({"X": np.ones((2, 3)), "y": np.array([1, 2, 3])}, "y has 3 labels for 2 rows"),
+    ({"X": np.ones((2, 3)), "y": np.array([0.5, 1])}, "y must hold integer labels"),
+    ({"X": np.ones((2, 3)), "y": np.array([-1, 1])}, "y labels must be >= 0"),
+    ({"X": np.array([[1.0, np.nan]]), "y": np.array([1])}, "X holds nan or inf"),
+])
+def test_mat_data_with_wrong_contents(tmp_path, variables, message):
+    path = write_mat(tmp_path / "odd.mat", **variables)
+    with pytest.raises(ValueError, match=message):
+        fastnn.load_mat(path)
+
+
+def test_missing_mat_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.mat"):
+        fastnn.load_mat(tmp_path / "nothing.mat")
+
+
+def test_mat_weights_missing_a_matrix(tmp_path):
+    path = write_mat(tmp_path / "w.mat", Theta1=np.ones((3, 5)))
+    with pytest.raises(ValueError, match=r"missing variable\(s\) \['Theta2'\]"):
+        fastnn.load_mat_weights(path)
+

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastnn
-from conftest import DTYPES, problem
+from conftest import DTYPES, problem, sparse_problem
 
 NETWORKS = [(6, 5), (6, 5, 4), (7, 6, 5, 3)]  # depths 2, 3 and 4
 # Central differences in float32 carry the rounding of float32 sums over the rows: a larger
@@ -14,17 +14,10 @@ AGREE = {np.float64: 1e-8, np.float32: 1e-3}
 VS_BACKPROP = {np.float64: 1e-9, np.float32: 1e-3}
 
 
-def sparse_problem(layers, m=30, seed=0):
-    """Like the digits, many inputs are exactly 0 (the incremental method skips them)."""
-    params, X, y = problem(layers, m, seed=seed, scale=0.5)
-    X[X < 0.4] = 0.0
-    return params, X, y
-
-
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 @pytest.mark.parametrize("layers", NETWORKS, ids=str)
 def test_methods_agree_with_each_other_and_backprop(layers, dtype):
-    params, X, y = sparse_problem(layers)
+    params, X, y = sparse_problem(layers, 30, seed=0, scale=0.5)
     kwargs = dict(lam=1.5, dtype=dtype, eps=EPS[dtype])
     inc = fastnn.check_gradients(params, layers, X, y, method="incremental", **kwargs)
     full = fastnn.check_gradients(params, layers, X, y, method="full", **kwargs)
@@ -44,7 +37,7 @@ def test_classic_small_check(lam):
 @pytest.mark.parametrize("method", ["incremental", "full"])
 def test_a_wrong_gradient_is_caught_and_located(method):
     layers = (6, 5, 4)
-    params, X, y = sparse_problem(layers)
+    params, X, y = sparse_problem(layers, 30, seed=0, scale=0.5)
     _, good = fastnn.cost_grad(params, layers, X, y, lam=1.0)
     bad = good.copy()
     bad[17] += 1e-3  # a bug in one component
@@ -71,7 +64,7 @@ def test_subset_checks_are_reproducible_with_a_seed(digits):
 
 def test_explicit_indices_match_the_whole_check():
     layers = (6, 5, 4)
-    params, X, y = sparse_problem(layers)
+    params, X, y = sparse_problem(layers, 30, seed=0, scale=0.5)
     whole = fastnn.check_gradients(params, layers, X, y)
     some = fastnn.check_gradients(params, layers, X, y, indices=[3, 30, 50])
     np.testing.assert_array_equal(some.numerical, whole.numerical[[3, 30, 50]])

@@ -1,9 +1,10 @@
-"""Training, exact Hessian-vector products, the estimator and the lambda sweep."""
+"""Training: every method, validation splits, callbacks, faults, the lambda sweep."""
 
 import numpy as np
 import pytest
 
 import fastnn
+from fastnn import network
 from fastnn.train import GRADIENT_METHODS
 from conftest import DTYPES, problem
 
@@ -39,32 +40,6 @@ def test_default_training_reaches_high_accuracy(digits):
     result = fastnn.train(X, y, maxiter=150)
     assert result.train_accuracy > 0.97
     assert all(b <= a + 1e-12 for a, b in zip(result.costs, result.costs[1:]))  # L-BFGS-B descends
-
-
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("layers", [(5, 4), (6, 5, 4), (7, 6, 5, 3)], ids=str)
-def test_hessp_matches_differences_of_the_gradient(layers, dtype):
-    params, X, y = problem(layers, 23, scale=0.7)
-    v = np.random.default_rng(1).standard_normal(params.size)
-    hv = fastnn.Objective(layers, X, y, 0.9, dtype=dtype).hessp(params, v)
-    exact = fastnn.Objective(layers, X, y, 0.9)
-    eps = 1e-5
-    numerical = (exact(params + eps * v)[1] - exact(params - eps * v)[1]) / (2 * eps)
-    tol = 1e-8 if dtype == np.float64 else 1e-5
-    assert np.linalg.norm(hv - numerical) <= tol * np.linalg.norm(numerical)
-    assert hv.dtype == np.float64
-
-
-def test_hessp_is_symmetric_and_linear():
-    layers = (6, 5, 4)
-    params, X, y = problem(layers, 40)
-    obj = fastnn.Objective(layers, X, y, 2.0)
-    rng = np.random.default_rng(2)
-    u, v = rng.standard_normal((2, params.size))
-    hu, hv = obj.hessp(params, u), obj.hessp(params, v)
-    assert u @ hv == pytest.approx(v @ hu, rel=1e-10)
-    np.testing.assert_allclose(obj.hessp(params, 2 * u - 3 * v), 2 * hu - 3 * hv,
-                               rtol=1e-9, atol=1e-12 * np.abs(hu).max())
 
 
 def test_validation_fraction_is_stratified_and_seeded(small):
@@ -160,49 +135,21 @@ def test_sweep_trains_once_per_lambda(small):
     assert table.splitlines()[0].split() == ["lambda", "cost", "train", "validation", "seconds"]
 
 
-def test_estimator_with_any_labels(small):
-    X, y = small
-    names = np.array(list("abcdefghij"))[y]
-    clf = fastnn.NeuralNetClassifier(hidden_layer_sizes=(10,), max_iter=60, random_state=0)
-    with pytest.raises(fastnn.NotFittedError):
-        clf.predict(X)
-    assert clf.fit(X, names) is clf
-    np.testing.assert_array_equal(clf.classes_, list("abcdefghij"))
-    proba = clf.predict_proba(X)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
-    assert clf.score(X, names) == np.mean(clf.predict(X) == names) > 0.9
-    assert [c.shape for c in clf.coefs_] == [(400, 10), (10, 10)]
-    assert [b.shape for b in clf.intercepts_] == [(10,), (10,)]
-    assert clf.n_iter_ == len(clf.loss_curve_) and clf.n_features_in_ == 400
 
+def test_nan_in_the_cost_stops_the_optimizer(digits, monkeypatch):
+    X, y = digits[0][::10], digits[1][::10]
+    calls = []
+    honest = network.Objective.__call__
 
-def test_estimator_params_round_trip():
-    clf = fastnn.NeuralNetClassifier()
-    params = clf.get_params()
-    assert params["alpha"] == 1.0 and params["hidden_layer_sizes"] == (25,)
-    assert clf.set_params(alpha=3.0, max_iter=5) is clf
-    assert clf.get_params()["alpha"] == 3.0
-    with pytest.raises(ValueError, match="invalid parameter 'beta'"):
-        clf.set_params(beta=1)
+    def failing(self, params):
+        calls.append(1)
+        J, grad = honest(self, params)
+        return (np.nan, grad) if len(calls) == 6 else (J, grad)
 
+    monkeypatch.setattr(network.Objective, "__call__", failing)
+    result = fastnn.train(X, y, hidden=(8,), maxiter=50)
+    assert result.stopped == "non-finite" and len(calls) == 6  # not fed back to the optimizer
+    assert np.isfinite(result.params).all() and np.isfinite(result.cost)
+    assert result.cost == pytest.approx(honest(network.Objective(result.layers, X, y, 1.0),
+                                               result.params)[0], rel=1e-12)
 
-SKLEARN_CHECKS = ["check_fit2d_predict1d", "check_classifiers_classes", "check_n_features_in",
-                  "check_get_params_invariance", "check_set_params",
-                  "check_dont_overwrite_parameters", "check_fit_score_takes_y",
-                  "check_classifiers_train",
-                  "check_fit_idempotent", "check_estimators_dtypes"]
-
-
-@pytest.mark.parametrize("name", SKLEARN_CHECKS)
-def test_scikit_learn_estimator_checks(name):
-    checks = pytest.importorskip("sklearn.utils.estimator_checks")
-    from sklearn.base import BaseEstimator, ClassifierMixin
-
-    # scikit-learn reads an estimator's tags from its base classes; fastnn does not depend on
-    # it, so the checks run on a subclass that only adds them.
-    class Tagged(ClassifierMixin, fastnn.NeuralNetClassifier, BaseEstimator):
-        pass
-
-    clf = Tagged(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
-    getattr(checks, name)("NeuralNetClassifier", clf)

@@ -1,11 +1,13 @@
-"""The vector intrinsics of fastnn._simd against scipy, lane by lane, over the float range."""
+"""The vector intrinsics of fastnn.kernels.vectors against scipy, lane by lane, over the float
+range."""
 
 import numpy as np
 import pytest
 from scipy.special import expit, log_expit
 
 from fastnn._jit import kernel
-from fastnn._simd import lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat, vstore
+from fastnn.kernels.vectors import (lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat,
+                                    vstore)
 from conftest import DTYPES
 
 
