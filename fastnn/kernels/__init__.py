@@ -20,8 +20,8 @@ s1)`` C-contiguous of dtype T, y int64 labels 0..K-1. Sums come back in float64.
 walked in groups of ``packing.GROUP``, split into chunks that depend on m alone, and the
 chunks' partial sums are added in a fixed order: the same bits for any thread count.
 State that travels together is a NamedTuple (``Layout``, ``Packed``, ``ColumnLists``,
-``GroupState``, ``Workspace``, ``Group``, ``Source``, ``States``, ``Probe``), read by
-field.
+``GroupState``, ``Workspace``, ``Group``, ``States``, ``Probe``), read by field; the
+micro-kernels take their inputs as named parameters (see ``micro``).
 """
 
 from .columns import ColumnLists, nonzero_columns, search_each_group

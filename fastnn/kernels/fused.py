@@ -14,7 +14,7 @@ from numba import prange
 
 from .._jit import kernel
 from .columns import search_each_group, start_group, worker_lists
-from .micro import Source, affine_4, affine_group, outer_4, sigmoid_block, times_slope
+from .micro import affine_4, outer_4, sigmoid_block, times_slope
 from .packing import (GROUP, Layout, Packed, add_unpacked, chunk, fixed_order_sum, layout,
                       n_chunks, offsets, pack_weights, summed_unpacked)
 
@@ -65,60 +65,84 @@ def workspace(layers, like, lists):
 
 
 class Group(NamedTuple):
-    """The group of rows a worker is on, and where its layers read their inputs."""
+    """Where a worker's groups of rows read their inputs (made once per chunk: a tuple of
+    arrays made per group costs its reference counts every time, and they add up)."""
 
-    X: np.ndarray  # the group's rows are X[ws.rows]
+    X: np.ndarray  # a group's rows are X[ws.rows]
     layers: np.ndarray  # int64 layer sizes
     lay: object  # the Layout
     ws: object  # the worker's Workspace
-    block: int  # the group's first block in ws.lists
 
 
 @kernel()
-def units_source(buffer, group, i):
-    """Layer i's units in a group buffer (activations, deltas, their R{.}) as inputs."""
-    return Source(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit,
-                  group.layers[i])
-
-
-@kernel()
-def _x_source(group, half):
-    """X's non-zero columns in the group's half (block ``block + half``) as inputs."""
-    b, lists = group.block + half, group.ws.lists
-    return Source(group.X, group.ws.rows, 0, lists.cols[lists.starts[b]:],
-                  lists.starts[b + 1] - lists.starts[b])
-
-
-# A Source of X and one of a group buffer differ in type when X is read-only (Numba does not
-# unify NamedTuples), so the two sources of a layer's inputs have call sites of their own.
-@kernel()
-def affine_inputs(group, act, l, half, wt, width, dst, d0):
-    """``affine_4`` of half a group over layer l's inputs: X's non-zero columns for l = 0,
-    the previous layer's units in act otherwise."""
+def affine_inputs(group, block, act, l, half, wt, width, dst, d0):
+    """``affine_4`` of half a group (first block ``block``) over layer l's inputs: X's
+    non-zero columns for l = 0, the previous layer's units in act otherwise."""
     if l == 0:
-        affine_4(_x_source(group, half), 4 * half, wt, width, dst, d0, False)
+        _affine_x(group, block + half, 4 * half, wt, width, dst, d0)
     else:
-        affine_4(units_source(act, group, l), 4 * half, wt, width, dst, d0, False)
+        affine_units(act, group, l, 4 * half, wt, width, dst, d0, False)
 
 
 @kernel()
-def outer_inputs(group, act, l, half, d, e0, gt, width):
-    """``outer_4`` (bias row included) of half a group over layer l's inputs, as in
-    ``affine_inputs``."""
+def outer_inputs(group, block, act, l, half, d, e0, gt, width):
+    """``outer_4`` (bias row included) of half a group over layer l's inputs."""
     if l == 0:
-        outer_4(_x_source(group, half), 4 * half, d, e0, gt, width, True)
+        _outer_x(group, block + half, 4 * half, d, e0, gt, width)
     else:
-        outer_4(units_source(act, group, l), 4 * half, d, e0, gt, width, True)
+        outer_units(act, group, l, 4 * half, d, e0, gt, width, True)
 
 
 @kernel()
-def forward_group(group, packed, state):
+def _block_span(group, b):
+    """Where block b's non-zero columns are in the worker's lists: ``(start, stop)``."""
+    return group.ws.lists.starts[b], group.ws.lists.starts[b + 1]
+
+
+@kernel()
+def _affine_x(group, b, g0, wt, width, dst, d0):
+    start, stop = _block_span(group, b)
+    affine_4(group.X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, wt, width,
+             dst, d0, False)
+
+
+@kernel()
+def _outer_x(group, b, g0, d, e0, gt, width):
+    start, stop = _block_span(group, b)
+    outer_4(group.X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, d, e0, gt,
+            width, True)
+
+
+@kernel()
+def affine_units(buffer, group, i, g0, wt, width, dst, d0, accumulate):
+    """``affine_4`` over layer i's units in a group buffer (activations, deltas, R{.})."""
+    affine_4(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit, group.layers[i],
+             g0, wt, width, dst, d0, accumulate)
+
+
+@kernel()
+def outer_units(buffer, group, i, g0, d, e0, gt, width, bias):
+    """``outer_4`` over layer i's units in a group buffer."""
+    outer_4(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit, group.layers[i],
+            g0, d, e0, gt, width, bias)
+
+
+@kernel()
+def back_propagate(buffer, group, i, wt, width, dst, d0, accumulate):
+    """dst[:, d0:] (+)= W^T of layer i's units in buffer, the whole group (wt: a packed
+    backward matrix)."""
+    for half in range(2):
+        affine_units(buffer, group, i, 4 * half, wt, width, dst, d0, accumulate)
+
+
+@kernel()
+def forward_group(group, block, packed, state):
     """Pre-activations z of every layer into state.pre, hidden activations into state.act."""
     lay = group.lay
     n = group.layers.shape[0] - 1
     for l in range(n):
         for half in range(2):
-            affine_inputs(group, state.act, l, half,
+            affine_inputs(group, block, state.act, l, half,
                           packed.forward[lay.forward_at[l]:lay.forward_at[l + 1]],
                           lay.padded[l + 1], state.pre, lay.column[l + 1])
         if l < n - 1:
@@ -154,17 +178,17 @@ def output_delta(pre, y, rows, valid, z0, delta, outputs):
 
 
 @kernel()
-def backward_group(group, packed, state, grad):
+def backward_group(group, block, packed, state, grad):
     """Back-propagate the group's output deltas; add its gradient into grad (packed)."""
     lay = group.lay
     for l in range(group.layers.shape[0] - 2, -1, -1):
         for half in range(2):
-            outer_inputs(group, state.act, l, half, state.delta, lay.column[l + 1],
+            outer_inputs(group, block, state.act, l, half, state.delta, lay.column[l + 1],
                          grad[lay.forward_at[l]:lay.forward_at[l + 1]], lay.padded[l + 1])
         if l > 0:
-            affine_group(units_source(state.delta, group, l + 1),
-                         packed.backward[lay.backward_at[l]:lay.backward_at[l + 1]],
-                         lay.padded[l], state.delta, lay.column[l], False)
+            back_propagate(state.delta, group, l + 1,
+                           packed.backward[lay.backward_at[l]:lay.backward_at[l + 1]],
+                           lay.padded[l], state.delta, lay.column[l], False)
             times_slope(state.act, state.delta, state.delta, lay.column[l], lay.padded[l])
 
 
@@ -174,15 +198,15 @@ def cost_grad_chunk(X, y, layers, lay, packed, lists, lo, hi, packed_grad, with_
     gradient into packed_grad (packed layout) when ``with_grad``. Cached ``lists`` need lo
     to be a multiple of four."""
     state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward, lists)
+    group = Group(X, layers, lay, ws)
     loss = 0.0
     for r in range(lo, hi, GROUP):
         valid, block = start_group(X, ws.lists, ws.rows, ws.mass, r, hi)
-        group = Group(X, layers, lay, ws, block)
-        forward_group(group, packed, state)
+        forward_group(group, block, packed, state)
         loss += output_delta(state.pre, y, ws.rows, valid, lay.column[-2], state.delta,
                              ws.outputs)
         if with_grad:
-            backward_group(group, packed, state, packed_grad)
+            backward_group(group, block, packed, state, packed_grad)
     return loss
 
 
@@ -222,12 +246,13 @@ def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
     state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward,
                                                           search_each_group())
+    group = Group(X, layers, lay, ws)
     units_at = offsets(layers).units
     n, units = layers.shape[0] - 1, units_at[-1]
     first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
     for r in range(lo, hi, GROUP):
         valid, block = start_group(X, ws.lists, ws.rows, ws.mass, r, hi)
-        forward_group(Group(X, layers, lay, ws, block), packed, state)
+        forward_group(group, block, packed, state)
         sigmoid_block(state.pre, state.act, lay.column[n], lay.padded[n])
         for g in range(valid):
             for i in range(1, n + 1):

@@ -10,15 +10,15 @@ from numba import prange
 
 from .._jit import kernel
 from .columns import start_group
-from .fused import (Group, affine_inputs, forward_group, new_state, output_delta, outer_inputs,
-                    units_source, workspace)
-from .micro import affine_4, affine_group, outer_4, sigmoid_block, times_slope
+from .fused import (Group, affine_inputs, affine_units, back_propagate, forward_group, new_state,
+                    outer_inputs, outer_units, output_delta, workspace)
+from .micro import sigmoid_block, times_slope
 from .packing import GROUP, Layout, Packed, chunk, layout, n_chunks, pack_weights, summed_unpacked
 from .scalars import sigmoid_gradient_from_activation
 
 
 @kernel()
-def _forward_along(group, pw, pv, state, r):
+def _forward_along(group, block, pw, pv, state, r):
     """R{z} of every layer into r.pre, and R{a} = sigma'(z) R{z} of the hidden ones into
     r.act."""
     lay = group.lay
@@ -26,18 +26,18 @@ def _forward_along(group, pw, pv, state, r):
     for l in range(n):
         width, at = lay.padded[l + 1], lay.column[l + 1]
         for half in range(2):  # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
-            affine_inputs(group, state.act, l, half,
+            affine_inputs(group, block, state.act, l, half,
                           pv.forward[lay.forward_at[l]:lay.forward_at[l + 1]], width, r.pre, at)
             if l > 0:
-                affine_4(units_source(r.act, group, l), 4 * half,
-                         pw.forward[lay.forward_at[l]:lay.forward_at[l + 1]], width, r.pre, at,
-                         True)
+                affine_units(r.act, group, l, 4 * half,
+                             pw.forward[lay.forward_at[l]:lay.forward_at[l + 1]], width, r.pre,
+                             at, True)
         if l < n - 1:
             times_slope(state.act, r.pre, r.act, at, width)
 
 
 @kernel()
-def _backward_along(group, pw, pv, state, r, hv):
+def _backward_along(group, block, pw, pv, state, r, hv):
     """Back-propagate deltas and their R{.} together; add R{gradient} of the group into hv
     (packed)."""
     lay, layers = group.lay, group.layers
@@ -46,19 +46,18 @@ def _backward_along(group, pw, pv, state, r, hv):
         H = hv[lay.forward_at[l]:lay.forward_at[l + 1]]
         width, at = lay.padded[l + 1], lay.column[l + 1]
         for half in range(2):  # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
-            outer_inputs(group, state.act, l, half, rdelta, at, H, width)
+            outer_inputs(group, block, state.act, l, half, rdelta, at, H, width)
             if l > 0:
-                outer_4(units_source(r.act, group, l), 4 * half, delta, at, H, width, False)
+                outer_units(r.act, group, l, 4 * half, delta, at, H, width, False)
         if l == 0:
             continue
         WB = pw.backward[lay.backward_at[l]:lay.backward_at[l + 1]]
         VB = pv.backward[lay.backward_at[l]:lay.backward_at[l + 1]]
         below, at_below = lay.padded[l], lay.column[l]
         # back = W^T delta; R{back} = V^T delta + W^T R{delta}
-        deltas, rdeltas = units_source(delta, group, l + 1), units_source(rdelta, group, l + 1)
-        affine_group(deltas, WB, below, delta, at_below, False)
-        affine_group(deltas, VB, below, rdelta, at_below, False)
-        affine_group(rdeltas, WB, below, rdelta, at_below, True)
+        back_propagate(delta, group, l + 1, WB, below, delta, at_below, False)
+        back_propagate(delta, group, l + 1, VB, below, rdelta, at_below, False)
+        back_propagate(rdelta, group, l + 1, WB, below, rdelta, at_below, True)
         for g in range(GROUP):
             for j in range(at_below, at_below + layers[l]):
                 a, back = state.act[g, j], delta[g, j]
@@ -74,17 +73,17 @@ def _hessp_chunk(X, y, layers, lay, pw, pv, lists, lo, hi, packed_hv):
     lo..hi-1 times v into packed_hv (packed layout). ``lists`` as in ``cost_grad_chunk``."""
     state, r = new_state(lay, pw.forward), new_state(lay, pw.forward)
     ws = workspace(layers, pw.forward, lists)
+    group = Group(X, layers, lay, ws)
     z0, width = lay.column[-2], lay.padded[-1]
     for row in range(lo, hi, GROUP):
         valid, block = start_group(X, ws.lists, ws.rows, ws.mass, row, hi)
-        group = Group(X, layers, lay, ws, block)
-        forward_group(group, pw, state)
+        forward_group(group, block, pw, state)
         output_delta(state.pre, y, ws.rows, valid, z0, state.delta, ws.outputs)
-        _forward_along(group, pw, pv, state, r)
+        _forward_along(group, block, pw, pv, state, r)
         sigmoid_block(state.pre, state.act, z0, width)  # R{sigma(z) - y} = sigma'(z) R{z}
         times_slope(state.act, r.pre, r.delta, z0, width)
         r.delta[valid:, z0:] = 0
-        _backward_along(group, pw, pv, state, r, packed_hv)
+        _backward_along(group, block, pw, pv, state, r, packed_hv)
 
 
 @kernel(parallel=True)

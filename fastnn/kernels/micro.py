@@ -8,43 +8,24 @@ padded units; states are ``(GROUP, width of all layers)`` buffers, a layer's uni
 column on.
 """
 
-from typing import NamedTuple
-
-import numpy as np
-
 from .._jit import kernel
 from .packing import GROUP
 from .vectors import lanes, vadd, vfma, vload, vmul, vsigmoid, vsplat, vstore
 
 
-class Source(NamedTuple):
-    """A layer's inputs for the micro-kernels: input k of group row g is
-    ``array[rows[g], first + k]`` for k in ``cols[:n]``."""
-
-    array: np.ndarray
-    rows: np.ndarray
-    first: int
-    cols: np.ndarray
-    n: int
-
-
+# Inputs come as named parameters (x, rows, c0, cols, n), never as a tuple: a NamedTuple of
+# arrays made per call costs its reference counts every time (X's, shared by both threads),
+# and read inside the loops it cost cost_grad and predict 5-20 % (interleaved A/B, 2 threads).
 @kernel()
-def _input_rows(src, g0):
-    """The inputs of group rows g0..g0+3 of a ``Source``: four views, input k at [k]."""
-    a, rows, c0 = src.array, src.rows, src.first
-    return a[rows[g0], c0:], a[rows[g0 + 1], c0:], a[rows[g0 + 2], c0:], a[rows[g0 + 3], c0:]
-
-
-@kernel()
-def affine_4(src, g0, wt, width, dst, d0, accumulate):
-    """dst[g0 + r, d0 + j] = wt[j] + sum_k input_k(g0 + r) wt[(1 + k) width + j] for r < 4,
-    j < width (``Source`` src); with ``accumulate`` the sum is added to dst, no bias row.
+def affine_4(x, rows, c0, cols, n, g0, wt, width, dst, d0, accumulate):
+    """dst[g0 + r, d0 + j] = wt[j] + sum_k x[rows[g0 + r], c0 + k] wt[(1 + k) width + j] for k in
+    cols[:n], r < 4, j < width; with ``accumulate`` the sum is added to dst, no bias row.
 
     Two vectors of units at a time (one in the last step of an odd number): eight
     accumulators in registers, and each weight vector loaded once for the four rows.
     """
     L = lanes(wt)
-    x0, x1, x2, x3 = _input_rows(src, g0)
+    x0, x1, x2, x3 = x[rows[g0]], x[rows[g0 + 1]], x[rows[g0 + 2]], x[rows[g0 + 3]]
     z0, z1, z2, z3 = dst[g0], dst[g0 + 1], dst[g0 + 2], dst[g0 + 3]
     for j in range(0, width, 2 * L):
         pair = j + L < width
@@ -59,11 +40,11 @@ def affine_4(src, g0, wt, width, dst, d0, accumulate):
                               vload(z2, d0 + j + L), vload(z3, d0 + j + L))
         elif pair:
             b0 = b1 = b2 = b3 = vload(wt, j + L)
-        for t in range(src.n):
-            k = src.cols[t]
+        for t in range(n):
+            k = cols[t]
             o = (1 + k) * width + j
-            s0, s1 = vsplat(x0[k], wt), vsplat(x1[k], wt)
-            s2, s3 = vsplat(x2[k], wt), vsplat(x3[k], wt)
+            s0, s1 = vsplat(x0[c0 + k], wt), vsplat(x1[c0 + k], wt)
+            s2, s3 = vsplat(x2[c0 + k], wt), vsplat(x3[c0 + k], wt)
             u = vload(wt, o)
             a0, a1, a2, a3 = vfma(s0, u, a0), vfma(s1, u, a1), vfma(s2, u, a2), vfma(s3, u, a3)
             if pair:
@@ -82,12 +63,12 @@ def affine_4(src, g0, wt, width, dst, d0, accumulate):
 
 
 @kernel()
-def outer_4(src, g0, d, e0, gt, width, bias):
-    """gt[(1 + k) width + j] += sum_r input_k(g0 + r) d[g0 + r, e0 + j] for r < 4, j < width
-    (``Source`` src); with ``bias`` also gt[j] += sum_r d[g0 + r, e0 + j].
+def outer_4(x, rows, c0, cols, n, g0, d, e0, gt, width, bias):
+    """gt[(1 + k) width + j] += sum_r x[rows[g0 + r], c0 + k] d[g0 + r, e0 + j] for k in
+    cols[:n], r < 4, j < width; with ``bias`` also gt[j] += sum_r d[g0 + r, e0 + j].
     Two vectors of units at a time, as in ``affine_4``."""
     L = lanes(gt)
-    x0, x1, x2, x3 = _input_rows(src, g0)
+    x0, x1, x2, x3 = x[rows[g0]], x[rows[g0 + 1]], x[rows[g0 + 2]], x[rows[g0 + 3]]
     d0, d1, d2, d3 = d[g0], d[g0 + 1], d[g0 + 2], d[g0 + 3]
     for j in range(0, width, 2 * L):
         pair = j + L < width
@@ -101,24 +82,17 @@ def outer_4(src, g0, d, e0, gt, width, bias):
             vstore(gt, j, vadd(vload(gt, j), vadd(vadd(a0, a1), vadd(a2, a3))))
             if pair:
                 vstore(gt, j + L, vadd(vload(gt, j + L), vadd(vadd(b0, b1), vadd(b2, b3))))
-        for t in range(src.n):
-            k = src.cols[t]
+        for t in range(n):
+            k = cols[t]
             o = (1 + k) * width + j
-            s0, s1 = vsplat(x0[k], gt), vsplat(x1[k], gt)
-            s2, s3 = vsplat(x2[k], gt), vsplat(x3[k], gt)
+            s0, s1 = vsplat(x0[c0 + k], gt), vsplat(x1[c0 + k], gt)
+            s2, s3 = vsplat(x2[c0 + k], gt), vsplat(x3[c0 + k], gt)
             # two chains of two FMAs per vector, not one of four: half the latency
             vstore(gt, o, vadd(vfma(s0, a0, vfma(s1, a1, vload(gt, o))),
                                vfma(s2, a2, vmul(s3, a3))))
             if pair:
                 vstore(gt, o + L, vadd(vfma(s0, b0, vfma(s1, b1, vload(gt, o + L))),
                                        vfma(s2, b2, vmul(s3, b3))))
-
-
-@kernel()
-def affine_group(src, wt, width, dst, d0, accumulate):
-    """``affine_4`` for both halves of a group whose inputs need no per-half column lists."""
-    for half in range(2):
-        affine_4(src, 4 * half, wt, width, dst, d0, accumulate)
 
 
 @kernel()
