@@ -38,18 +38,38 @@ def check_layers(layers):
 
 
 def _real_array(a, name):
+    """a as a numeric array, else a TypeError that says what a is and what to pass."""
+    if hasattr(a, "tocsr") and hasattr(a, "nnz"):
+        raise TypeError(f"{name} is a scipy.sparse {type(a).__name__}: pass a dense array "
+                        f"({name}.toarray())")
     arr = np.asarray(a)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.integer)
-                                   or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype == object:
+        raise TypeError(f"{name} must hold real numbers, got dtype object{_what_it_holds(a)}")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     return arr
+
+
+def _what_it_holds(a):
+    """What an input that numpy holds as objects is, and what to pass instead."""
+    columns = getattr(a, "dtypes", None)  # a DataFrame: name the columns at fault
+    if columns is None or not hasattr(columns, "items"):
+        return ""
+    text = [c for c, t in columns.items() if getattr(t, "kind", "O") not in "biuf"]
+    if text:
+        return f": columns {text} of the DataFrame are not numeric; drop or encode them"
+    return (": a DataFrame of pandas' nullable dtypes (" +
+            ", ".join(sorted({str(t) for t in columns})) +
+            "); pass df.to_numpy(dtype=float) (after filling any missing values)")
 
 
 def _check_finite(arr, name):
     # Integers are always finite. Summing first costs no temporary (in arr's own dtype: a
     # float64 sum of float32 would convert in buffers): any nan/inf makes the sum non-finite.
     # Only when it is (or the sum overflowed) do we pay for the element-wise test.
-    if arr.dtype.kind == "f" and not np.isfinite(np.sum(arr)) and not np.isfinite(arr).all():
+    with np.errstate(over="ignore", invalid="ignore"):
+        suspect = arr.dtype.kind == "f" and not np.isfinite(np.sum(arr))
+    if suspect and not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite, found nan or inf")
 
 
@@ -75,7 +95,30 @@ def check_X(X, n_features=None, dtype=np.float64):
         raise ValueError(f"X must have {n_features} features (columns) to match layers[0], "
                          f"got {arr.shape[1]}")
     _check_finite(arr, "X")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):  # an overflowing cast is reported just below
+        converted = np.ascontiguousarray(arr, dtype=dtype)
+    if converted.dtype.itemsize < arr.dtype.itemsize and converted.dtype.kind == "f":
+        _check_in_range(converted, arr, "X", "pass dtype=np.float64 or scale X")
+    return converted
+
+
+def _check_in_range(converted, original, name, remedy):
+    """A narrowed copy holds inf where the original overflowed its dtype."""
+    with np.errstate(over="ignore"):
+        overflowed = not np.isfinite(np.sum(converted))
+    if overflowed and not np.isfinite(converted).all():
+        big = np.abs(original[~np.isfinite(converted)]).max()
+        raise ValueError(f"{name} holds values beyond {converted.dtype}'s range (|{name}| up to "
+                         f"{big:.3g}): {remedy}")
+
+
+def check_in_dtype(params, dtype, name="params"):
+    """float64 params in the compute dtype, refused where they overflow it (float32)."""
+    with np.errstate(over="ignore"):  # an overflow is reported just below
+        converted = params.astype(dtype)
+    if converted.dtype != params.dtype:
+        _check_in_range(converted, params, name, "pass dtype=np.float64")
+    return converted
 
 
 def check_y(y, m, n_classes=None):
@@ -87,7 +130,10 @@ def check_y(y, m, n_classes=None):
                          f"got shape {arr.shape}")
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
-            raise TypeError("y must hold integer labels; got non-integral floats")
+            raise TypeError("y must hold integer labels; got non-integral floats or nan")
+        if arr.size and (arr.min() < 0 or arr.max() >= 2.0**53):  # before an int64 cast
+            raise ValueError(f"y labels must be integers >= 0 (and < 2**53), got values in "
+                             f"{arr.min():g}..{arr.max():g}")
     labels = arr.astype(np.int64)
     lo, hi = labels.min(), labels.max()
     if n_classes is None and lo < 0:
@@ -98,10 +144,45 @@ def check_y(y, m, n_classes=None):
     return labels
 
 
+def check_hidden(hidden):
+    """Return hidden layer sizes as a tuple of ints >= 1; one int means one hidden layer."""
+    if isinstance(hidden, numbers.Integral):
+        hidden = (hidden,)
+    try:
+        sizes = tuple(operator.index(s) for s in hidden)
+    except TypeError:
+        raise TypeError(f"hidden must be an int or a sequence of ints (hidden layer sizes), "
+                        f"got {hidden!r}") from None
+    if sizes and min(sizes) < 1:
+        raise ValueError(f"hidden layer sizes must all be >= 1, got {sizes}")
+    return sizes
+
+
+def check_seed(seed):
+    """Return seed: None or an integer >= 0 (numpy's generators take no negative seeds)."""
+    if seed is None:
+        return None
+    try:
+        seed = operator.index(seed)
+    except TypeError:
+        raise TypeError(f"seed must be None or an integer >= 0, got {seed!r}") from None
+    if seed < 0:
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed}")
+    return seed
+
+
+def check_positive(value, name, allow_none=False, allow_zero=False):
+    """Return value as a float, finite and > 0 (>= 0 with allow_zero; None if allowed)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be finite and {'>=' if allow_zero else '>'} 0, "
+                         f"got {value}")
+    return float(value)
+
+
 def check_lam(lam):
     """Return the regularisation strength as a float; finite and >= 0."""
-    if not isinstance(lam, numbers.Real) or isinstance(lam, bool):
-        raise TypeError(f"lam must be a real number, got {type(lam).__name__}")
-    if not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"lam must be finite and >= 0, got {lam}")
-    return float(lam)
+    return check_positive(lam, "lam", allow_zero=True)

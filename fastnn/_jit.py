@@ -9,15 +9,50 @@ A ``parallel=True`` kernel is safe to call from any Python thread: Numba's defau
 ``workqueue`` threading layer aborts when two Python threads enter parallel kernels at once, so
 every parallel kernel runs under one process-wide lock, whatever threading layer is in use;
 concurrent calls are serialised and give the same answers as serial calls.
+
+Ctrl-C during a parallel kernel comes out as a KeyboardInterrupt: raised inside Numba's
+dispatcher it would be a SystemError ("returned a result with an exception set") that nobody
+can catch as an interruption.
+
+A process forked from one whose kernels already ran on GNU OpenMP threads cannot run them
+(GNU's runtime aborts the child, and a ``multiprocessing`` fork pool then hangs): there a
+kernel raises a RuntimeError that says what to do instead.
+
+Where no folder can hold Numba's cache (a read-only install, no writable HOME), kernels are
+cached in a temporary folder for this process, and a warning says so once.
 """
 
 import functools
+import os
+import tempfile
 import threading
+import warnings
 
 import numba
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 _PARALLEL_LOCK = threading.Lock()
+FORKED_FROM_GNU_OPENMP = (
+    "fastnn cannot run its parallel kernels in a process forked from one whose kernels already "
+    "ran on GNU OpenMP threads (GNU's runtime aborts such a child). Start workers with "
+    "multiprocessing's 'spawn' or 'forkserver' context (joblib's default 'loky' backend is "
+    "fine), or choose a fork-safe threading layer before importing fastnn: "
+    "NUMBA_THREADING_LAYER=workqueue, or pip install tbb")
+_forked_from_gnu_openmp = False
+
+
+def _note_fork_in_child():
+    global _forked_from_gnu_openmp
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel ran before the fork: the child may start its own
+        return
+    if layer == "omp":
+        from numba.np.ufunc import omppool
+        _forked_from_gnu_openmp = omppool.openmp_vendor == "GNU"
+
+
+os.register_at_fork(after_in_child=_note_fork_in_child)
 
 
 def kernel(parallel=False):
@@ -25,14 +60,42 @@ def kernel(parallel=False):
     parallel kernel comes back as a function that holds the parallel lock while it runs (call
     it from Python, never from another kernel)."""
     def decorate(function):
-        compiled = numba.njit(cache=True, nogil=True, parallel=parallel,
-                              fastmath=set(FASTMATH), error_model="numpy")(function)
+        compiled = _cached_njit(function, nogil=True, parallel=parallel, fastmath=set(FASTMATH),
+                                error_model="numpy")
         if not parallel:
             return compiled
 
         @functools.wraps(function)
         def one_at_a_time(*args):
+            if _forked_from_gnu_openmp:
+                raise RuntimeError(FORKED_FROM_GNU_OPENMP)
             with _PARALLEL_LOCK:
-                return compiled(*args)
+                return _interruptible(compiled, args)
         return one_at_a_time
     return decorate
+
+
+def _cached_njit(function, **options):
+    try:
+        return numba.njit(cache=True, **options)(function)
+    except RuntimeError as err:
+        if "no locator available" not in str(err) or numba.config.CACHE_DIR:
+            raise
+    numba.config.CACHE_DIR = tempfile.mkdtemp(prefix="fastnn-numba-cache-")
+    warnings.warn("fastnn: no folder can hold Numba's cache (the package folder and HOME are "
+                  "not writable); kernels compile into a temporary folder for this process. "
+                  "Set NUMBA_CACHE_DIR to a writable folder to keep them between runs.",
+                  RuntimeWarning, stacklevel=3)
+    return numba.njit(cache=True, **options)(function)
+
+
+def _interruptible(compiled, args):
+    """compiled(*args), with Ctrl-C during it raised as the KeyboardInterrupt it is: a
+    KeyboardInterrupt raised inside Numba's dispatcher (as the kernel's result is boxed)
+    comes out as a SystemError ("returned a result with an exception set") caused by it."""
+    try:
+        return compiled(*args)
+    except SystemError as err:
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        raise

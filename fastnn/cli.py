@@ -16,7 +16,8 @@ import numpy as np
 from . import data, metrics
 from .gradcheck import check_gradients, check_nn_gradients
 from .layout import init_params
-from .model import load_model, save_model
+from ._checks import check_y
+from .model import check_model_path, load_model, save_model
 from .network import predict
 from .train import METHODS, format_sweep, sweep, train
 
@@ -46,41 +47,54 @@ def load_data(path):
 
 
 def cmd_train(args):
+    """Train, save the model first (nothing after training may lose it), then report. Exit
+    code 130 when Ctrl-C stopped the training (the model so far is saved all the same)."""
+    if args.save:
+        check_model_path(args.save)
+    if args.plots and Path(args.plots).exists() and not Path(args.plots).is_dir():
+        raise ValueError(f"{args.plots}: exists and is not a folder (--plots takes a folder)")
     X, y, source = load_data(args.data)
     if y is None:
         raise ValueError(f"{source}: training needs labels (an array named y)")
     progress = not args.quiet and sys.stderr.isatty()
-    X, y = np.asarray(X), np.asarray(y).ravel()
+    X, y = np.asarray(X), _labels(y)
     result = train(X, y, hidden=tuple(args.hidden), lam=args.lam, method=args.method,
                    maxiter=args.maxiter, seed=args.seed, dtype=args.dtype,
                    validation=args.validation or None, progress=progress)
     layers, params, held = result.layers, result.params, result.validation_rows
+    if args.save:
+        save_model(args.save, params, layers, dtype=args.dtype, lam=args.lam,
+                   method=args.method, seed=args.seed, data=source, stopped=result.stopped,
+                   train_accuracy=result.train_accuracy,
+                   validation_accuracy=result.validation_accuracy)
+        print(f"saved the model to {args.save}")
     X_report, y_report = (X, y) if held is None else (X[held], y[held])
     part = "training data" if held is None else "validation split"
-    labels = [str(k) for k in range(layers[-1])]
     predicted = predict(params, layers, X_report, dtype=args.dtype)
     n_fit = len(y) - (0 if held is None else len(held))
     print(f"trained {'-'.join(map(str, layers))} on {source} ({n_fit} training rows) with "
           f"{args.method}, lambda = {args.lam:g}: {result.n_iter} iterations, "
-          f"{result.nfev} evaluations ({result.stopped})")
+          f"{result.nfev} evaluations ({result.stopped}: {result.message})")
     print(f"per-class scores on the {part} ({len(y_report)} rows):")
-    print(metrics.classification_report(y_report, predicted, labels))
+    print(metrics.classification_report(y_report, predicted, [str(k) for k in range(layers[-1])]))
     print(f"training accuracy   {result.train_accuracy:.2%}")
     if result.validation_accuracy is not None:
         print(f"validation accuracy {result.validation_accuracy:.2%}")
     print(f"final cost          {result.cost:.5f}")
     print(f"wall time           {result.seconds:.2f} s")
-    if args.save:
-        save_model(args.save, params, layers, dtype=args.dtype, labels=labels,
-                   lam=args.lam, method=args.method, seed=args.seed, data=source,
-                   train_accuracy=result.train_accuracy,
-                   validation_accuracy=result.validation_accuracy)
-        print(f"saved the model to {args.save}")
     if args.plots:
         written = write_plots(Path(args.plots), X_report, y_report, predicted, params, layers,
                               result.costs)
         print(f"wrote {', '.join(str(p) for p in written)}")
-    return 0
+    return 130 if result.stopped == "interrupted" else 0
+
+
+def _labels(y):
+    """Labels of a data file as training takes them: (m,) or the MATLAB (m, 1), integers
+    (in any numeric dtype) >= 0."""
+    y = np.asarray(y)
+    y = y.ravel() if y.ndim == 2 and 1 in y.shape else y
+    return check_y(y, y.shape[0] if y.ndim else 1)
 
 
 def write_plots(folder, X, y, predicted, params, layers, costs):
@@ -109,10 +123,10 @@ def cmd_predict(args):
     if args.data:
         X, y, source = load_data(args.data)
         _check_width(model, X.shape[1], source)
-        predicted = model.predict(X)
-        print(f"predicted {len(predicted)} rows of {source}")
-        if y is not None:
-            print(f"accuracy {np.mean(predicted == np.asarray(y).astype(str)):.2%}")
+        units = np.argmax(model.outputs(X), axis=1)
+        print(f"predicted {len(units)} rows of {source}")
+        if y is not None:  # labels are output units, as in training
+            print(f"accuracy {np.mean(units == _labels(y)):.2%}")
         return 0
     if not args.images:
         raise ValueError("give IMAGE files to predict, or --data FILE")

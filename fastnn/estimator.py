@@ -13,6 +13,16 @@ class NotFittedError(ValueError, AttributeError):
     """The estimator is used before ``fit`` (the same bases as scikit-learn's)."""
 
 
+def _missing(y):
+    """True where a label is missing: NaN, None or pandas' NA."""
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype != object:
+        return np.zeros(y.shape, bool)
+    return np.array([v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and v != v)
+                     for v in y], bool)
+
+
 class NeuralNetClassifier:
     """Sigmoid network classifier: any labels, L2 strength ``alpha`` (the course's lambda).
 
@@ -61,6 +71,9 @@ class NeuralNetClassifier:
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}")
+        if _missing(y).any():
+            raise ValueError("y holds missing labels (NaN, None or NA): drop those rows or "
+                             "give them a label")
         self.classes_, codes = np.unique(y, return_inverse=True)
         hidden = tuple(np.atleast_1d(self.hidden_layer_sizes).astype(int))
         result = train(X, codes.ravel(), hidden=hidden, lam=self.alpha, method=self.solver,

@@ -1,11 +1,15 @@
 """Model files: a versioned ``.npz`` (no pickles) holding a network and what it was trained on."""
 
+import contextlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_layers, check_params
+from ._checks import check_dtype, check_layers, check_params
 from .layout import n_params
 from .network import outputs, predict_proba
 
@@ -38,16 +42,49 @@ class Model:
 
 
 def save_model(path, params, layers, dtype="float64", labels=None, **meta):
-    """Write a model file. ``labels`` name the outputs (default "0".."K-1"); ``meta`` must be
-    JSON-serialisable (training settings, accuracy, ...)."""
+    """Write a model file at exactly ``path``. ``labels`` name the outputs (default
+    "0".."K-1"); ``meta`` must be JSON-serialisable (training settings, accuracy, ...).
+
+    Atomic: the file is written beside path, flushed to disk and renamed over it, so a
+    failure or a killed process at any moment leaves the old file (if any) as it was.
+    """
     layers = check_layers(layers)
     params = check_params(params, n_params(layers))
+    dtype = np.dtype(check_dtype(dtype)).name
     labels = [str(k) for k in range(layers[-1])] if labels is None else [str(s) for s in labels]
     if len(labels) != layers[-1]:
         raise ValueError(f"labels must name all {layers[-1]} outputs, got {len(labels)}")
-    np.savez_compressed(path, format=FORMAT, version=VERSION, layers=np.array(layers),
-                        params=params, dtype=np.dtype(dtype).name, labels=np.array(labels),
-                        meta=json.dumps(meta))
+    path = check_model_path(path)
+    contents = dict(format=FORMAT, version=VERSION, layers=np.array(layers), params=params,
+                    dtype=dtype, labels=np.array(labels), meta=json.dumps(meta))
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **contents)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)  # mkstemp's 0600 -> what open() would have made
+        os.replace(partial, path)
+    except BaseException as err:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        if isinstance(err, OSError):
+            raise OSError(err.errno, f"{path}: could not save the model ({err.strerror or err}); "
+                          "any file that was there is unchanged") from None
+        raise
+
+
+def check_model_path(path):
+    """path as a Path where a model file can be written: not a folder, in a folder that
+    exists."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name, such as {path / 'model.npz'}")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: the folder {path.parent} does not exist")
+    return path
 
 
 def load_model(path):
@@ -64,16 +101,19 @@ def load_model(path):
     if missing or str(contents.get("format")) != FORMAT:
         raise ValueError(f"{path}: not a fastnn model file (missing {sorted(missing)})"
                          if missing else f"{path}: not a fastnn model file")
-    if int(contents["version"]) != VERSION:
-        raise ValueError(f"{path}: model file version {int(contents['version'])} is not "
-                         f"supported (this fastnn reads version {VERSION})")
+    version = str(contents["version"])
+    if version != str(VERSION):
+        raise ValueError(f"{path}: model file version {version} is not supported (this "
+                         f"fastnn reads version {VERSION})")
     try:
         layers = check_layers(contents["layers"].tolist())
         params = check_params(contents["params"], n_params(layers))
-    except (TypeError, ValueError) as err:
+        dtype = np.dtype(check_dtype(str(contents["dtype"]))).name
+        meta = json.loads(str(contents["meta"]))
+    except (TypeError, ValueError) as err:  # json's errors are ValueErrors
         raise ValueError(f"{path}: inconsistent model: {err}") from None
     labels = contents["labels"].tolist()
     if len(labels) != layers[-1]:
         raise ValueError(f"{path}: inconsistent model: {len(labels)} labels for "
                          f"{layers[-1]} outputs")
-    return Model(params, layers, str(contents["dtype"]), labels, json.loads(str(contents["meta"])))
+    return Model(params, layers, dtype, labels, meta)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import kernels
-from ._checks import check_dtype, check_lam, check_layers, check_params, check_X, check_y
+from ._checks import (check_dtype, check_in_dtype, check_lam, check_layers, check_params,
+                      check_X, check_y)
 from .layout import n_params, weight_mask
 
 
@@ -34,7 +35,7 @@ class Prepared:
     def forward(self, params, pre_cols, act_cols):
         """``States``: the last pre_cols columns of z and act_cols of sigma(z) of every row
         (``kernels.forward_states``) at float64 params."""
-        return kernels.forward_states(self.X, params.astype(self.dtype),
+        return kernels.forward_states(self.X, check_in_dtype(params, self.dtype),
                                       np.array(self.layers, np.int64), pre_cols, act_cols)
 
     def labels(self, params):
@@ -44,18 +45,20 @@ class Prepared:
     def cost_grad(self, params, lam, lists):
         """(J, grad) at float64 params. ``lists``: X's non-zero columns by blocks of rows
         (``kernels.nonzero_columns``), or ``kernels.search_each_group()``."""
-        loss, grad = kernels.cost_grad_sums(self.X, self.y, params.astype(self.dtype),
+        loss, grad = kernels.cost_grad_sums(self.X, self.y, check_in_dtype(params, self.dtype),
                                             np.array(self.layers, np.int64), lists)
         weights = params * weight_mask(self.layers)
         # np.sum, not np.dot: a BLAS call here would wake BLAS threads that then spin against
         # Numba's threads (measured: 2-3x slower evaluations on 2 cores).
-        J = loss / self.X.shape[0] + lam / (2 * self.X.shape[0]) * np.sum(weights * weights)
-        return float(J), self._averaged(grad, lam, weights)
+        with np.errstate(over="ignore"):  # a huge lam may overflow J: training stops on it
+            J = loss / self.X.shape[0] + lam / (2 * self.X.shape[0]) * np.sum(weights * weights)
+            return float(J), self._averaged(grad, lam, weights)
 
     def hessp(self, params, v, lam, lists):
         """Hessian of J at params times v, ``lists`` as in :meth:`cost_grad`."""
-        hv = kernels.hessp_sums(self.X, self.y, params.astype(self.dtype), v.astype(self.dtype),
-                                np.array(self.layers, np.int64), lists)
+        hv = kernels.hessp_sums(self.X, self.y, check_in_dtype(params, self.dtype),
+                                check_in_dtype(v, self.dtype, "v"), np.array(self.layers, np.int64),
+                                lists)
         return self._averaged(hv, lam, v * weight_mask(self.layers))
 
     def _averaged(self, total, lam, weights):

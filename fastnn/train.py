@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ._checks import check_dtype, check_lam, check_X, check_y
+from ._checks import (check_dtype, check_hidden, check_lam, check_positive, check_seed,
+                      check_X, check_y)
 from ._threads import thread_limits
 from .layout import init_params
 from .network import Objective, Prepared, prepare
@@ -23,6 +24,7 @@ GRADIENT_METHODS = ("CG", "BFGS", "L-BFGS-B", "TNC", "Newton-CG", "trust-ncg", "
 HESSP_METHODS = ("Newton-CG", "trust-ncg", "trust-krylov")
 METHODS = GRADIENT_METHODS + ("gd",)
 DIVERGED = 100.0  # gradient descent stops once the cost exceeds this many times its start
+MAX_CLASSES = 2**16  # one output unit per label 0..max(y): more is a mislabelled y
 
 
 @dataclass
@@ -37,7 +39,8 @@ class TrainResult:
     seconds: float
     train_accuracy: float
     validation_accuracy: float | None
-    stopped: str  # "converged", "maxiter", "callback", "interrupted", "diverged" or "non-finite"
+    stopped: str  # "converged", "maxiter", "callback", "interrupted", "diverged", "non-finite"
+    # or "failed" (the optimizer gave up: message says why)
     message: str
     validation_rows: np.ndarray | None = None  # rows of X held out by a validation fraction
     scipy_result: "OptimizeResult | None" = field(default=None, repr=False)
@@ -66,16 +69,25 @@ class _Tracker:
     iterate accepted (both ``_Point``), and stops the optimizer when the cost or gradient
     stops being finite instead of feeding it back."""
 
-    def __init__(self, objective):
-        self.objective, self.nfev = objective, 0
+    def __init__(self, objective, hint):
+        self.objective, self.hint, self.nfev = objective, hint, 0
         self.best = self.evaluated = self.accepted = None
 
     def __call__(self, params):
-        J, grad = self.objective(params)
+        if not np.isfinite(params).all():
+            raise _Stop("non-finite", f"the optimizer stepped to non-finite parameters at "
+                        f"evaluation {self.nfev + 1} ({self.hint}); returning the last "
+                        "accepted parameters")
+        try:
+            J, grad = self.objective(params)
+        except ValueError as err:  # params beyond float32's range
+            raise _Stop("non-finite", f"{err} at evaluation {self.nfev + 1}; returning the "
+                        "last accepted parameters") from None
         self.nfev += 1
         if not (np.isfinite(J) and np.isfinite(grad).all()):
             raise _Stop("non-finite", f"the cost or gradient became non-finite at evaluation "
-                        f"{self.nfev}; returning the last accepted parameters")
+                        f"{self.nfev} (cost {J:.3g}; {self.hint}); returning the last "
+                        "accepted parameters")
         self.evaluated = _Point(J, params.copy())
         if self.best is None or J < self.best.cost:
             self.best = self.evaluated
@@ -84,10 +96,16 @@ class _Tracker:
     def accept(self, params, J=None):
         """Record an iterate; its cost is looked up (or evaluated) when not given."""
         if J is None:
-            hit = self.evaluated is not None and np.array_equal(self.evaluated.params, params)
-            J = self.evaluated.cost if hit else self(params)[0]
+            J = self.cost_of(params, checked=True)
         self.accepted = _Point(float(J), np.array(params, dtype=np.float64))
         return self.accepted.cost
+
+    def cost_of(self, params, checked=False):
+        """The cost of params: the last evaluation's if it was there, else evaluated now
+        (through the checks of ``__call__`` when ``checked``; else whatever it is)."""
+        if self.evaluated is not None and np.array_equal(self.evaluated.params, params):
+            return self.evaluated.cost
+        return (self if checked else self.objective)(params)[0]
 
 
 def stratified_split(y, fraction, seed):
@@ -174,14 +192,24 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     maxiter = int(maxiter)
     if maxiter < 1:
         raise ValueError(f"maxiter must be >= 1, got {maxiter}")
+    hidden, seed = check_hidden(hidden), check_seed(seed)
     dtype, lam = check_dtype(dtype), check_lam(lam)
+    tol = check_positive(tol, "tol", allow_none=True, allow_zero=True)
+    if method == "gd":
+        learning_rate = check_positive(learning_rate, "learning_rate")
     X = check_X(X, dtype=dtype)
     y = check_y(y, X.shape[0])
+    if y.max() >= MAX_CLASSES:
+        raise ValueError(f"y holds the label {y.max()}: train makes one output unit per label "
+                         f"0..max(y), at most {MAX_CLASSES}; relabel the classes as 0..K-1 "
+                         "(np.unique(y, return_inverse=True)) or use NeuralNetClassifier, "
+                         "which takes any labels")
     data = Prepared((X.shape[1], *hidden, int(y.max()) + 1), X, y, dtype)
     fit, held, held_rows = _split(data, validation, seed)
     objective = Objective.prepared(fit, lam)  # X validated once, not copied again
     layers = data.layers
-    tracker = _Tracker(objective)
+    tracker = _Tracker(objective, f"lam = {lam:g}" + (f", learning_rate = {learning_rate:g}"
+                                                       if method == "gd" else ""))
     costs = []
     bar = _progress_bar(maxiter, method) if progress else None
 
@@ -216,7 +244,8 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
                     tracker, p0, jac=True, method=method, tol=tol, callback=on_iteration,
                     hessp=objective.hessp if method in HESSP_METHODS else None,
                     options={} if method == "TNC" else {"maxiter": maxiter})
-                stopped = "converged" if scipy_result.success else "maxiter"
+                stopped = ("converged" if scipy_result.success else
+                           "maxiter" if scipy_result.nit >= maxiter else "failed")
                 message = str(scipy_result.message)
     except _Stop as stop:
         stopped, message = stop.reason, stop.message
@@ -227,14 +256,14 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
             bar.close()
     seconds = time.perf_counter() - start
 
-    if scipy_result is not None:
-        final_cost, params = float(scipy_result.fun), scipy_result.x
+    if scipy_result is not None:  # its x, at the cost we computed (its fun may be unset)
+        final_cost, params = float(tracker.cost_of(scipy_result.x)), scipy_result.x
     elif stopped == "interrupted" and tracker.best is not None:
         final_cost, params = tracker.best
     elif tracker.accepted is not None:
         final_cost, params = tracker.accepted
-    else:
-        final_cost, params = tracker.accept(p0), p0
+    else:  # stopped at the first evaluation
+        final_cost, params = float(tracker.cost_of(p0)), p0
     if not costs or costs[-1] != final_cost:
         costs.append(final_cost)
     return TrainResult(

@@ -88,3 +88,20 @@ def rel_diff(a, b):
 @pytest.fixture(scope="session")
 def digits():
     return fastnn.load_digits()
+
+
+def wait_for_line(proc, text, timeout):
+    """Read proc's stdout until a line holding text; fail after timeout seconds."""
+    import select
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
+        line = proc.stdout.readline() if ready else ""
+        if text in line:
+            return
+        if ready and not line:  # the process ended
+            break
+    proc.kill()
+    raise AssertionError(f"no line with {text!r} within {timeout} s: {proc.communicate()}")

@@ -1,7 +1,9 @@
 """The command line, run as a user would: ``python -m fastnn ...`` in a subprocess."""
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +165,72 @@ def test_bad_files_give_one_clear_line(make, args, tmp_path):
     assert out.returncode == 1
     assert out.stderr.startswith("fastnn: error: ") and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
+
+
+# --- faults and outputs (what a user meets) -------------------------------------------------
+
+
+def test_ctrl_c_saves_the_model_and_exits_130(small_npz, tmp_path):
+    """A real SIGINT while the command line trains: the model so far is saved, exit 130."""
+    run("train", "--data", small_npz, "--hidden", 10, "--maxiter", 1, "--quiet", cwd=tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "fastnn", "train", "--data", str(small_npz),
+                             "--hidden", "10", "--maxiter", "100000", "--method", "gd", "--save",
+                             str(tmp_path / "m.npz"), "--quiet"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "saved the model" in out and "interrupted" in out
+    model = fastnn.load_model(tmp_path / "m.npz")
+    assert model.meta["stopped"] == "interrupted" and np.isfinite(model.params).all()
+
+
+def test_float_labels_train_and_predict_like_integer_labels(small_npz, tmp_path):
+    """Labels stored as floats, or as MATLAB's (m, 1) column, are the same labels."""
+    with np.load(small_npz) as f:
+        X, y = f["X"], f["y"]
+    np.savez(tmp_path / "floats.npz", X=X, y=y.astype(float)[:, None])
+    out = run("train", "--data", tmp_path / "floats.npz", "--hidden", 10, "--maxiter", 30,
+              "--save", tmp_path / "m.npz", "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    model = fastnn.load_model(tmp_path / "m.npz")
+    expected = np.mean(np.argmax(model.outputs(X), axis=1) == y)
+    out = run("predict", "--model", tmp_path / "m.npz", "--data", tmp_path / "floats.npz",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    accuracy = float(out.stdout.split("accuracy ")[1].rstrip("%\n")) / 100
+    assert expected > 0.8 and accuracy == pytest.approx(expected, abs=1e-4)
+
+
+@pytest.mark.parametrize("name", ["M.NPZ", "model"])
+def test_save_writes_exactly_the_path_given(small_npz, tmp_path, name):
+    out = run("train", "--data", small_npz, "--hidden", 5, "--maxiter", 5, "--save",
+              tmp_path / name, "--quiet", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [name]
+    assert fastnn.load_model(tmp_path / name).layers == (400, 5, 10)
+
+
+@pytest.mark.parametrize("option", ["--save", "--plots"])
+def test_unusable_outputs_are_refused_before_training(small_npz, tmp_path, option):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("keep me")
+    target = tmp_path / ("folder" if option == "--save" else "file")
+    out = run("train", "--data", small_npz, "--hidden", 5, "--maxiter", 5, option, target,
+              "--quiet", cwd=tmp_path)
+    assert out.returncode == 1 and out.stderr.startswith("fastnn: error: ")
+    assert str(target) in out.stderr and "trained" not in out.stdout
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("label", [10**9, 1e5])
+def test_a_huge_label_is_refused_with_what_to_do(small_npz, tmp_path, label):
+    with np.load(small_npz) as f:
+        y = f["y"].astype(type(label))
+    y[0] = label
+    np.savez(tmp_path / "odd.npz", X=np.load(small_npz)["X"], y=y)
+    out = run("train", "--data", tmp_path / "odd.npz", "--quiet", cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "np.unique(y, return_inverse=True)" in out.stderr

@@ -60,3 +60,22 @@ def test_scikit_learn_estimator_checks(name):
 
     clf = Tagged(hidden_layer_sizes=(5,), max_iter=50, random_state=0)
     getattr(checks, name)("NeuralNetClassifier", clf)
+
+
+def pandas_with_na(y, where):
+    """y as pandas' nullable Int64, NA where ``where``."""
+    labels = pytest.importorskip("pandas").array(y, dtype="Int64")
+    labels[where] = None
+    return labels
+
+
+@pytest.mark.parametrize("make", [
+    lambda y: np.where(y == 3, np.nan, y.astype(float)),
+    lambda y: np.array([None if v == 3 else v for v in y], dtype=object),
+    lambda y: pandas_with_na(y, y == 3),
+])
+def test_missing_labels_are_refused(small, make):
+    X, y = small
+    clf = fastnn.NeuralNetClassifier(hidden_layer_sizes=(5,), max_iter=5)
+    with pytest.raises(ValueError, match="y holds missing labels"):
+        clf.fit(X, make(y))

@@ -1,6 +1,7 @@
 """Threads: the same bits for any number of Numba threads, concurrent Python threads served
 one at a time, BLAS pools left as they were."""
 
+import json
 import subprocess
 import sys
 import threading
@@ -64,3 +65,56 @@ def test_python_threads_at_once_match_serial_calls():
         assert J == serial[i][0]
         np.testing.assert_array_equal(grad, serial[i][1])
         np.testing.assert_array_equal(pred, labels)
+
+
+# --- fork: a child of a process whose kernels ran on GNU OpenMP threads -----------------------
+
+FORKED = """
+import json, multiprocessing, os, sys, numpy as np, fastnn, numba
+layers = (6, 5, 4)
+X, y = np.random.default_rng(0).random((50, 6)), np.arange(50) % 4
+p = fastnn.init_params(layers, 0)
+
+def work(i):
+    try:
+        return fastnn.cost_grad(p, layers, X, y)[0]
+    except RuntimeError as err:
+        return str(err)
+
+if sys.argv[1] == "before any kernel":  # the child starts its own threads: it works
+    pid = os.fork()
+    if pid == 0:
+        print(json.dumps({"child": work(0)}), flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    print(json.dumps({"parent": work(0)}))
+else:
+    J = work(0)
+    if sys.argv[1] == "fork":
+        pid = os.fork()
+        if pid == 0:
+            print(json.dumps({"child": work(0)}), flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    else:
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            print(json.dumps({"child": pool.map(work, range(2))[0]}), flush=True)
+    print(json.dumps({"parent": J, "layer": numba.threading_layer()}))
+"""
+
+
+@pytest.mark.parametrize("how", ["fork", "fork pool", "before any kernel"])
+def test_forked_children_work_or_say_what_to_do(how):
+    out = subprocess.run([sys.executable, "-c", FORKED, how], capture_output=True, text=True,
+                         timeout=300)  # a hang fails here
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    child, parent = lines[0]["child"], lines[-1]
+    J = fastnn.cost_grad(fastnn.init_params((6, 5, 4), 0), (6, 5, 4),
+                         np.random.default_rng(0).random((50, 6)), np.arange(50) % 4)[0]
+    assert parent["parent"] == J
+    if how == "before any kernel" or parent.get("layer") != "omp":
+        assert child == J  # a fork-safe layer, or threads not yet started: the child computes
+    else:
+        assert "forked from one whose kernels already ran on GNU OpenMP" in child
+        assert "'spawn'" in child and "NUMBA_THREADING_LAYER" in child

@@ -1,12 +1,18 @@
 """Training: every method, validation splits, callbacks, faults, the lambda sweep."""
 
+import json
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
 import fastnn
 from fastnn import network
 from fastnn.train import GRADIENT_METHODS
-from conftest import DTYPES, problem
+from conftest import wait_for_line
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +159,105 @@ def test_nan_in_the_cost_stops_the_optimizer(digits, monkeypatch):
     assert result.cost == pytest.approx(honest(network.Objective(result.layers, X, y, 1.0),
                                                result.params)[0], rel=1e-12)
 
+
+
+# --- real faults and bad settings -------------------------------------------------------------
+
+INTERRUPTED = """
+import json, sys, numpy as np, fastnn
+X, y = fastnn.load_digits()
+def started(state):
+    if state.nit == 2:
+        print("started", flush=True)
+r = fastnn.train(X, y, method=sys.argv[1], maxiter=100000, tol=0.0, learning_rate=0.5,
+                 callback=started)
+J = fastnn.cost_grad(r.params, r.layers, X, y, 1.0)[0]
+print(json.dumps({"stopped": r.stopped, "n_iter": r.n_iter, "cost": r.cost, "J": J,
+                  "best": min(r.costs)}))
+"""
+
+
+@pytest.mark.jit
+@pytest.mark.parametrize("method", ["gd", "L-BFGS-B", "CG"])
+def test_a_real_ctrl_c_returns_the_best_result_so_far(method):
+    """SIGINT to a training process lands wherever it lands (often inside a kernel)."""
+    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, method], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_line(proc, "started", timeout=300)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    r = json.loads(out.splitlines()[-1])
+    assert r["stopped"] == "interrupted" and r["n_iter"] > 2
+    assert r["cost"] == pytest.approx(r["J"], rel=1e-12) and r["cost"] <= r["best"] + 1e-12
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"tol": -1}, ValueError, "tol must be finite and >= 0"),
+    ({"tol": np.nan}, ValueError, "tol must be finite"),
+    ({"method": "gd", "learning_rate": 0}, ValueError, "learning_rate must be finite and > 0"),
+    ({"method": "gd", "learning_rate": -1e-3}, ValueError, "learning_rate must be"),
+    ({"method": "gd", "learning_rate": np.nan}, ValueError, "learning_rate must be finite"),
+    ({"method": "gd", "learning_rate": np.inf}, ValueError, "learning_rate must be finite"),
+    ({"seed": -1}, ValueError, "seed must be None or an integer >= 0"),
+    ({"seed": 1.5}, TypeError, "seed must be None or an integer"),
+    ({"hidden": "25"}, TypeError, "hidden must be an int or a sequence of ints"),
+    ({"hidden": (25, 0)}, ValueError, "hidden layer sizes must all be >= 1"),
+])
+def test_bad_settings_are_refused_before_training(small, kwargs, error, message):
+    X, y = small
+    with pytest.raises(error, match=message):
+        fastnn.train(X, y, maxiter=5, **kwargs)
+
+
+def test_one_int_is_one_hidden_layer(small):
+    X, y = small
+    assert fastnn.train(X, y, hidden=7, maxiter=3).layers == (400, 7, 10)
+
+
+@pytest.mark.parametrize("label", [10**9, 1e5, 2**16])
+def test_a_label_that_would_make_a_huge_network_is_refused(small, label):
+    X, y = small
+    y = y.astype(type(label))
+    y[0] = label
+    with pytest.raises(ValueError, match="relabel the classes"):
+        fastnn.train(X, y)
+
+
+@pytest.mark.parametrize("lam, method", [(1e300, "L-BFGS-B"), (1e308, "L-BFGS-B"), (1e300, "gd")])
+def test_an_overflowing_cost_stops_with_the_cause_and_finite_params(small, lam, method):
+    X, y = small
+    result = fastnn.train(X, y, hidden=(5,), lam=lam, method=method, maxiter=20)
+    assert result.stopped == "non-finite" and f"lam = {lam:g}" in result.message
+    assert np.isfinite(result.params).all()
+    assert result.cost == pytest.approx(
+        fastnn.cost_grad(result.params, result.layers, X, y, lam)[0], rel=1e-12)
+
+
+def test_a_failed_optimizer_is_not_reported_as_maxiter(small, monkeypatch):
+    """What scipy says of a failure is kept; the cost reported is the cost of params."""
+    from scipy import optimize
+
+    X, y = small
+    honest = optimize.minimize
+
+    def failing(*args, **kwargs):
+        result = honest(*args, **{**kwargs, "options": {"maxiter": 3}})
+        result.success, result.nit, result.fun = False, 3, 0.0
+        result.message = "ABNORMAL: line search failed"
+        return result
+
+    monkeypatch.setattr(optimize, "minimize", failing)
+    result = fastnn.train(X, y, hidden=(5,), maxiter=50)
+    assert result.stopped == "failed" and "ABNORMAL" in result.message
+    J = fastnn.cost_grad(result.params, result.layers, X, y, 1.0)[0]
+    assert J > 0 and result.cost == pytest.approx(J, rel=1e-12)
+
+
+def test_float32_overflow_of_X_is_refused_not_leaked(small):
+    X, y = small
+    X = X.copy()
+    X[3, 7] = 1e39  # finite in float64, inf in float32
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        fastnn.train(X, y, dtype=np.float32, maxiter=5)

@@ -142,3 +142,46 @@ def test_inputs_are_not_modified(good, call):
     call(frozen)
     for k, v in copies.items():
         np.testing.assert_array_equal(frozen[k], v)
+
+
+# --- inputs from the wild: what they are, and what to pass instead ----------------------------
+
+
+def test_a_sparse_matrix_says_to_pass_a_dense_array(good):
+    sparse = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match=r"X is a scipy.sparse csr_matrix: .*X.toarray\(\)"):
+        call_cost_grad({**good, "X": sparse.csr_matrix(good["X"])})
+
+
+def test_dataframes_say_what_to_pass(good):
+    pd = pytest.importorskip("pandas")
+    np.testing.assert_array_equal(call_predict({**good, "X": pd.DataFrame(good["X"])}),
+                                  call_predict(good))  # numpy dtypes: as they are
+    nullable = pd.DataFrame(good["X"]).astype("Float64")  # pandas' own float dtype, no NA
+    with pytest.raises(TypeError, match=r"nullable dtypes \(Float64\); pass df.to_numpy"):
+        call_cost_grad({**good, "X": nullable})
+    with_text = pd.DataFrame(good["X"]).assign(name="a").iloc[:, 1:]
+    with pytest.raises(TypeError, match=r"columns \['name'\] of the DataFrame are not numeric"):
+        call_cost_grad({**good, "X": with_text})
+
+
+def test_float16_X_is_checked_without_a_stray_warning(good):
+    X16 = good["X"].astype(np.float16) * np.float16(1000)  # sums past float16's range
+    J, grad = call_cost_grad({**good, "X": X16})  # warnings are errors in this suite
+    assert np.isfinite(J)
+
+
+def test_values_that_overflow_float32_are_refused(good):
+    X = good["X"].copy()
+    X[0, 0] = 1e39
+    with pytest.raises(ValueError, match="X holds values beyond float32's range"):
+        fastnn.cost_grad(good["params"], LAYERS, X, good["y"], dtype=np.float32)
+    params = good["params"].copy()
+    params[2] = 1e39
+    with pytest.raises(ValueError, match="params holds values beyond float32's range"):
+        fastnn.cost_grad(params, LAYERS, good["X"], good["y"], dtype=np.float32)
+
+
+def test_huge_float_labels_are_reported_as_they_are(good):
+    with pytest.raises(ValueError, match=r"got values in 0..1e\+20"):
+        call_cost_grad({**good, "y": np.r_[1e20, good["y"][1:]].astype(float)})
