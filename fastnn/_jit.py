@@ -22,8 +22,10 @@ Where no folder can hold Numba's cache (a read-only install, no writable HOME), 
 cached in a temporary folder for this process, and a warning says so once.
 """
 
+import atexit
 import functools
 import os
+import shutil
 import tempfile
 import threading
 import warnings
@@ -82,6 +84,7 @@ def _cached_njit(function, **options):
         if "no locator available" not in str(err) or numba.config.CACHE_DIR:
             raise
     numba.config.CACHE_DIR = tempfile.mkdtemp(prefix="fastnn-numba-cache-")
+    atexit.register(shutil.rmtree, numba.config.CACHE_DIR, ignore_errors=True)
     warnings.warn("fastnn: no folder can hold Numba's cache (the package folder and HOME are "
                   "not writable); kernels compile into a temporary folder for this process. "
                   "Set NUMBA_CACHE_DIR to a writable folder to keep them between runs.",

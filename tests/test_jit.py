@@ -36,8 +36,9 @@ def test_no_writable_cache_compiles_into_a_temporary_one_and_says_so(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     for package in (copy, copy / "kernels"):
         (package / "__pycache__").write_text("not a folder")
+    (tmp_path / "tmp").mkdir()
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(copy.parent), "HOME": "/dev/null/home",
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(tmp_path / "tmp")}
     out = subprocess.run([sys.executable, "-c", FIRST_USE], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
@@ -46,6 +47,7 @@ def test_no_writable_cache_compiles_into_a_temporary_one_and_says_so(tmp_path):
     assert float(J) == pytest.approx(2 * math.log(2), abs=1e-6)  # two outputs at 1/2 a row
     assert warned.startswith("1 ") and "no folder can hold Numba's cache" in warned
     assert "NUMBA_CACHE_DIR" in warned
+    assert not any((tmp_path / "tmp").iterdir())  # the temporary cache went with the process
 
 
 LOOP = """
