@@ -86,7 +86,7 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
     idx = _check_indices(indices, size, seed)
 
     dtype, eps = data.dtype, float(eps)
-    w, sizes = params.astype(dtype), np.array(data.layers, np.int64)
+    w, sizes = params.astype(dtype), data.sizes
     if method == "full":
         sums = kernels.full_differences(data.X, data.y, w, sizes, idx, dtype(eps))
     else:

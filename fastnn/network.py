@@ -9,6 +9,7 @@ kernels on the :class:`Prepared` inputs.
 """
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -28,6 +29,11 @@ class Prepared:
     y: np.ndarray | None
     dtype: type
 
+    @cached_property
+    def sizes(self):
+        """The layer sizes as the kernels take them: an int64 array."""
+        return np.array(self.layers, np.int64)
+
     def rows(self, index):
         """The rows ``index`` of X and y (copies)."""
         return replace(self, X=self.X[index], y=None if self.y is None else self.y[index])
@@ -36,7 +42,7 @@ class Prepared:
         """``States``: the last pre_cols columns of z and act_cols of sigma(z) of every row
         (``kernels.forward_states``) at float64 params."""
         return kernels.forward_states(self.X, check_in_dtype(params, self.dtype),
-                                      np.array(self.layers, np.int64), pre_cols, act_cols)
+                                      self.sizes, pre_cols, act_cols)
 
     def labels(self, params):
         """Predicted labels ``(m,)``: the most active output unit of each row."""
@@ -46,7 +52,7 @@ class Prepared:
         """(J, grad) at float64 params. ``lists``: X's non-zero columns by blocks of rows
         (``kernels.nonzero_columns``), or ``kernels.search_each_group()``."""
         loss, grad = kernels.cost_grad_sums(self.X, self.y, check_in_dtype(params, self.dtype),
-                                            np.array(self.layers, np.int64), lists)
+                                            self.sizes, lists)
         weights = params * weight_mask(self.layers)
         # np.sum, not np.dot: a BLAS call here would wake BLAS threads that then spin against
         # Numba's threads (measured: 2-3x slower evaluations on 2 cores).
@@ -57,8 +63,7 @@ class Prepared:
     def hessp(self, params, v, lam, lists):
         """Hessian of J at params times v, ``lists`` as in :meth:`cost_grad`."""
         hv = kernels.hessp_sums(self.X, self.y, check_in_dtype(params, self.dtype),
-                                check_in_dtype(v, self.dtype, "v"), np.array(self.layers, np.int64),
-                                lists)
+                                check_in_dtype(v, self.dtype, "v"), self.sizes, lists)
         return self._averaged(hv, lam, v * weight_mask(self.layers))
 
     def _averaged(self, total, lam, weights):
