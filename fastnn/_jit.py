@@ -8,7 +8,8 @@ saturated unit gives a large finite cost rather than undefined behaviour.
 A ``parallel=True`` kernel is safe to call from any Python thread: Numba's default
 ``workqueue`` threading layer aborts when two Python threads enter parallel kernels at once, so
 every parallel kernel runs under one process-wide lock, whatever threading layer is in use;
-concurrent calls are serialised and give the same answers as serial calls.
+concurrent calls are serialised and give the same answers as serial calls. Inside the lock,
+BLAS pools are held at one thread (:func:`fastnn._threads.blas_held_at_one`).
 
 Ctrl-C during a parallel kernel comes out as a KeyboardInterrupt: raised inside Numba's
 dispatcher it would be a SystemError ("returned a result with an exception set") that nobody
@@ -17,6 +18,10 @@ can catch as an interruption.
 A process forked from one whose kernels already ran on GNU OpenMP threads cannot run them
 (GNU's runtime aborts the child, and a ``multiprocessing`` fork pool then hangs): there a
 kernel raises a RuntimeError that says what to do instead.
+
+Kernels compiled for a vector width forced narrower than the host's (``FASTNN_VECTOR_BYTES``,
+see :mod:`fastnn._isa`) are cached in a folder of their own: Numba's cache is keyed on the
+source and the CPU, not on the width a kernel was built for.
 
 Where no folder can hold Numba's cache (a read-only install, no writable HOME), kernels are
 cached in a temporary folder for this process, and a warning says so once.
@@ -31,6 +36,9 @@ import threading
 import warnings
 
 import numba
+
+from ._isa import HOST_VECTOR_BYTES, VECTOR_BYTES
+from ._threads import blas_held_at_one
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 _PARALLEL_LOCK = threading.Lock()
@@ -56,6 +64,11 @@ def _note_fork_in_child():
 
 os.register_at_fork(after_in_child=_note_fork_in_child)
 
+if VECTOR_BYTES != HOST_VECTOR_BYTES:
+    numba.config.CACHE_DIR = os.path.join(
+        numba.config.CACHE_DIR or os.path.join(tempfile.gettempdir(), "fastnn-numba-cache"),
+        f"vector-bytes-{VECTOR_BYTES}")
+
 
 def kernel(parallel=False):
     """Decorator: ``numba.njit`` with fastnn's policy (cached, nogil, numpy error model); a
@@ -71,7 +84,7 @@ def kernel(parallel=False):
         def one_at_a_time(*args):
             if _forked_from_gnu_openmp:
                 raise RuntimeError(FORKED_FROM_GNU_OPENMP)
-            with _PARALLEL_LOCK:
+            with _PARALLEL_LOCK, blas_held_at_one():
                 return _interruptible(compiled, args)
         return one_at_a_time
     return decorate

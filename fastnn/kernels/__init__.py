@@ -2,9 +2,11 @@
 
 The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises calls to it)::
 
-    network.cost_grad, Objective  -> fused.cost_grad_sums
+    network.cost_grad, Objective  -> fused.cost_grad_sums      (plan "fused")
+                                     tiled.tiled_cost_grad_sums (plan "blas")
     Objective.hessp               -> hessian.hessp_sums
-    network.forward/predict       -> fused.forward_states
+    network.forward/predict       -> fused.forward_states       (plan "fused")
+                                     tiled.tiled_forward_states (plan "blas")
     Objective (once per X)        -> columns.nonzero_columns
     gradcheck.check_gradients     -> differences.incremental_differences (+ forward_states)
                                      differences.full_differences (-> fused.cost_grad_rows)
@@ -13,6 +15,7 @@ The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises 
             |               packing (groups, chunks, the packed weight layout, fixed-order sums)
             +-----------    columns (the first layer's non-zero input columns)
     differences     ->  scalars (sigmoid, softplus difference), fused.cost_grad_rows
+    tiled           ->  np.dot (BLAS GEMM, one thread per worker), vectors, packing.chunk
 
 Conventions: ``w`` is the flat row-major parameter vector (bias in column 0 of each Theta) in
 the compute dtype T (float64 or float32), ``layers`` an int64 array of layer sizes, X ``(m,
@@ -26,10 +29,12 @@ micro-kernels take their inputs as named parameters (see ``micro``).
 
 from .columns import ColumnLists, nonzero_columns, search_each_group
 from .differences import full_differences, incremental_differences
-from .fused import cost_grad_rows, cost_grad_sums, forward_states
+from .fused import States, cost_grad_rows, cost_grad_sums, forward_states
 from .hessian import hessp_sums
 from .scalars import sigmoid, sigmoid_gradient_from_activation
+from .tiled import tiled_cost_grad_sums, tiled_forward_states
 
-__all__ = ["ColumnLists", "cost_grad_rows", "cost_grad_sums", "forward_states",
+__all__ = ["ColumnLists", "States", "cost_grad_rows", "cost_grad_sums", "forward_states",
            "full_differences", "hessp_sums", "incremental_differences", "nonzero_columns",
-           "search_each_group", "sigmoid", "sigmoid_gradient_from_activation"]
+           "search_each_group", "sigmoid", "sigmoid_gradient_from_activation",
+           "tiled_cost_grad_sums", "tiled_forward_states"]

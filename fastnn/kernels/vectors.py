@@ -1,4 +1,7 @@
-"""Explicit 32-byte vectors for Numba kernels: 4 float64 or 8 float32 lanes.
+"""Explicit SIMD vectors for Numba kernels, as wide as the host's registers allow.
+
+A vector holds ``vector_bytes(bitwidth)`` bytes (:mod:`fastnn._isa`): with AVX2, 4 float64 or
+8 float32 lanes; with AVX-512, 8 of either; with SSE2 only, 2 or 4.
 
 LLVM's vectorisers cannot keep the accumulators of a sparse loop (``z += x[k] * W[k]`` over
 the non-zero k) in registers: the loop vectoriser turns the loop over k into gathers, and the
@@ -18,15 +21,15 @@ from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-WIDTH = 32  # bytes per vector: AVX2's ymm registers (two SSE registers where there is no AVX)
+from .._isa import vector_bytes
 
 
 class Vector(types.Type):
-    """A register of ``WIDTH`` bytes of ``dtype`` lanes."""
+    """A register of ``vector_bytes`` of ``dtype`` lanes."""
 
     def __init__(self, dtype):
         self.dtype = dtype
-        self.lanes = WIDTH * 8 // dtype.bitwidth
+        self.lanes = vector_bytes(dtype.bitwidth) * 8 // dtype.bitwidth
         super().__init__(name=f"Vector({dtype} x {self.lanes})")
 
 
@@ -198,7 +201,7 @@ def _vlog_loss(typingctx, z, t):
 
 if config.DISABLE_JIT:
     def lanes(a):
-        return WIDTH // a.itemsize
+        return vector_bytes(8 * a.itemsize) // a.itemsize
 
     def vload(a, i):
         return a[i:i + lanes(a)].copy()

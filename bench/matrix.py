@@ -1,0 +1,109 @@
+"""Run the shape matrix, one process per implementation, and print it as a table.
+
+    python bench/matrix.py [OUT_FOLDER]
+
+Each implementation of ``test_matrix_bench.py`` (and each way of running the user's minimize)
+runs in a fresh interpreter; a last one measures the machine's GEMM rate (numpy's 3000 x 3000
+matmul, every core) for the FLOP floor of each row. JSON files go to OUT_FOLDER (default: a
+temporary folder).
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUITE = HERE / "test_matrix_bench.py"
+PROCESSES = {impl: f"test_matrix and {impl}" for impl in ("fastnn", "torch", "jax", "numpy")}
+PROCESSES.update({how: f"test_user_minimize and {how}"
+                  for how in ("as_written", "blas_at_one_thread", "fastnn_train")})
+
+GEMM_RATE = """
+import json, time, numpy as np
+rates = {}
+for name, dtype in (("f64", np.float64), ("f32", np.float32)):
+    a = np.random.default_rng(0).random((3000, 3000)).astype(dtype)
+    a @ a
+    times = []
+    for _ in range(5):
+        start = time.perf_counter(); a @ a; times.append(time.perf_counter() - start)
+    rates[name] = 2 * 3000**3 / sorted(times)[2]
+print(json.dumps(rates))
+"""
+
+
+def cpu():
+    """The CPU's model and the widest vector ISA Numba's LLVM sees on it."""
+    import llvmlite.binding as llvm
+
+    features = llvm.get_host_cpu_features()
+    isa = next((name for name in ("avx512f", "avx2", "avx", "sse2") if features.get(name)), "?")
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), "?")
+    return f"{model}, LLVM host CPU {llvm.get_host_cpu_name()}, widest ISA {isa}"
+
+
+def run(out):
+    results = []
+    for name, selection in PROCESSES.items():
+        results.append(out / f"{name}.json")
+        subprocess.run([sys.executable, "-m", "pytest", str(SUITE), "-q", "-k", selection,
+                        f"--benchmark-json={results[-1]}", "-W", "ignore:Not saving anything",
+                        "-p", "no:cacheprovider"], cwd=HERE.parent, check=False)
+    rates = json.loads(subprocess.run([sys.executable, "-c", GEMM_RATE], capture_output=True,
+                                      text=True, check=True).stdout)
+    return [r for r in results if r.exists()], rates
+
+
+def render(paths, rates):
+    rows, other = defaultdict(dict), defaultdict(dict)
+    info = None
+    for path in paths:
+        data = json.loads(path.read_text())
+        info = data["machine_info"]
+        for bench in data["benchmarks"]:
+            params = bench["params"]
+            if "impl" in params:
+                rows[bench["group"]][params["impl"]] = bench
+            else:
+                other[bench["group"]][params["how"]] = bench
+    impls = ["fastnn", "torch", "jax", "numpy"]
+    lines = ["| workload | " + " | ".join(impls) + " | fastnn vs torch | floor | fastnn / floor |",
+             "|---|" + "---:|" * (len(impls) + 3)]
+    for group, by_impl in rows.items():
+        medians = {k: b["stats"]["median"] for k, b in by_impl.items()}
+        dtype = group.rsplit(" ", 1)[1]
+        floor = next(iter(by_impl.values()))["extra_info"]["mflop"] * 1e6 / rates[dtype]
+        cells = [f"{medians[k] * 1e3:.2f}" if k in medians else "" for k in impls]
+        speedup = (f"{medians['torch'] / medians['fastnn']:.2f}×"
+                   if {"torch", "fastnn"} <= medians.keys() else "")
+        distance = f"{medians['fastnn'] / floor:.2f}×" if "fastnn" in medians else ""
+        lines.append(f"| {group} | " + " | ".join(cells)
+                     + f" | {speedup} | {floor * 1e3:.2f} | {distance} |")
+    for group, by_how in other.items():
+        lines += ["", f"**{group}**", "", "| run | median | vs BLAS at one thread | evaluations |",
+                  "|---|---:|---:|---:|"]
+        base = by_how.get("blas_at_one_thread", {}).get("stats", {}).get("median")
+        for how, b in by_how.items():
+            median = b["stats"]["median"]
+            ratio = f"{median / base:.2f}×" if base else ""
+            lines.append(f"| {how} | {median * 1e3:.0f} ms | {ratio} | {b['extra_info']['nfev']} |")
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items()))
+    lines += ["", f"Times in ms (medians). Machine: {cpu()}; {info['threads']} threads; GEMM rate "
+              f"{rates['f64'] / 1e9:.0f} GFLOP/s f64, {rates['f32'] / 1e9:.0f} f32; {versions}."]
+    return "\n".join(lines)
+
+
+def main(out=None):
+    out = Path(out or tempfile.mkdtemp(prefix="fastnn-matrix-"))
+    out.mkdir(parents=True, exist_ok=True)
+    paths, rates = run(out)
+    (out / "gemm_rate.json").write_text(json.dumps(rates))
+    print(render(paths, rates))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
