@@ -26,6 +26,14 @@ for dtype in (np.float64, np.float32):
     h.update(fastnn.outputs(p, layers, X[:999], dtype=dtype).tobytes())
 check = fastnn.check_gradients(p, layers, X[:700], y[:700], 1.0, indices=400, seed=1)
 h.update(check.numerical.tobytes())
+wide = (400, 70, 10)  # the BLAS plan: tiles of rows in chunks, each its own partial sum
+q = fastnn.init_params(wide, seed=5)
+for dtype in (np.float64, np.float32):
+    obj = fastnn.Objective(wide, X, y, 1.0, dtype=dtype)
+    assert obj.plan == "blas"
+    J, g = obj(q)
+    h.update(np.float64(J).tobytes()); h.update(g.tobytes())
+    h.update(fastnn.outputs(q, wide, X[:999], dtype=dtype).tobytes())
 print(fastnn.get_num_threads(), h.hexdigest())
 """
 
@@ -39,7 +47,7 @@ def digest_with_threads(n):
 
 @pytest.mark.jit
 def test_one_and_two_threads_give_identical_bits():
-    """cost_grad, hessp, outputs and the checker, both dtypes: bit for bit."""
+    """cost_grad, hessp, outputs and the checker, both dtypes, both plans: bit for bit."""
     assert digest_with_threads(1) == digest_with_threads(2)
 
 

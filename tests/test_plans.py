@@ -1,0 +1,150 @@
+"""Plans and paths: the fused and BLAS plans and every vector width the CPU has, each against
+the numpy reference; the plan chosen from shape and density; BLAS pools guarded in each call."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import fastnn
+from fastnn import _isa, kernels, reference
+from fastnn.network import choose_plan, prepare
+from conftest import DTYPES, RTOL, assert_close, problem, sparse_problem, subprocess_env
+
+SHAPES = [(37, 11, 5), (3, 1, 2), (400, 30, 20, 10), (16, 16, 4), (20, 70, 3), (9, 5)]
+PLANS = ["fused", "blas"]
+
+
+def on_plan(plan, params, layers, X, y, lam, dtype):
+    data = replace(prepare(layers, X, y, dtype), plan=plan)
+    return data, data.cost_grad(params, lam, kernels.search_each_group())
+
+
+@pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layers", SHAPES, ids=str)
+@pytest.mark.parametrize("make", [problem, sparse_problem], ids=["dense", "sparse"])
+def test_each_plan_matches_the_reference(plan, dtype, layers, make):
+    """cost_grad and the forward states (every unit) on rows that leave a partial tile."""
+    params, X, y = make(layers, 300 if layers[0] > 3 else 40, seed=3, scale=2.0)
+    data, (J, grad) = on_plan(plan, params, layers, X, y, 0.7, dtype)
+    J_ref, grad_ref = reference.cost_grad(params, layers, X, y, 0.7, dtype)
+    assert J == pytest.approx(J_ref, rel=RTOL[dtype])
+    assert_close(grad, grad_ref, RTOL[dtype])
+    units = sum(layers[1:])
+    pre, act = data.forward(params, units, units)
+    activations = np.hstack(reference.forward(params, layers, X, dtype)[1:])
+    np.testing.assert_allclose(act, activations, rtol=RTOL[dtype], atol=1e-7)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(1 / (1 + np.exp(-pre.astype(np.float64))), activations,
+                                   rtol=10 * RTOL[dtype], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_plans_agree_with_each_other_on_a_saturated_net(dtype):
+    """Weights of +-30: sigmoids at 0 and 1 in every layer, a finite cost on both plans."""
+    layers = (30, 12, 4)
+    params, X, y = problem(layers, 200, seed=4, scale=30.0)
+    (_, (J_f, g_f)), (_, (J_b, g_b)) = (on_plan(p, params, layers, X, y, 0.0, dtype)
+                                        for p in PLANS)
+    assert np.isfinite(J_f) and J_b == pytest.approx(J_f, rel=RTOL[dtype])
+    assert_close(g_b, g_f, 10 * RTOL[dtype])
+
+
+def test_the_plan_follows_shape_and_density():
+    digits_X, digits_y = fastnn.load_digits()
+    assert fastnn.Objective((400, 25, 10), digits_X, digits_y).plan == "fused"  # 38 % read
+    params, X, y = problem((400, 25, 10), 64)
+    assert fastnn.Objective((400, 25, 10), X, y).plan == "blas"  # dense
+    assert fastnn.Objective((400, 100, 10), digits_X[:64], digits_y[:64]).plan == "blas"
+    assert "plan='blas'" in repr(fastnn.Objective((16, 16, 4), X[:, :16], y % 4))
+    assert choose_plan((400, 25, 10)) == "fused"  # density unknown: the sparse-friendly plan
+    assert choose_plan((400, 63, 10), density=0.49) == "fused"
+    assert choose_plan((400, 64, 10), density=0.0) == "blas"
+
+
+# --- vector widths: every width the host has, each in a process of its own --------------------
+
+WIDTH_RUN = """
+import json, numpy as np, fastnn
+from fastnn import _isa, kernels, reference
+from fastnn.kernels.packing import layout
+rng = np.random.default_rng(0)
+errors = {}
+for layers in [(37, 11, 5), (400, 25, 10), (20, 70, 3)]:
+    p = rng.uniform(-2, 2, fastnn.n_params(layers))
+    X = rng.random((301, layers[0])); X[X < 0.6] = 0; y = rng.integers(0, layers[-1], 301)
+    for dtype in (np.float64, np.float32):
+        J, g = fastnn.Objective(layers, X, y, 0.5, dtype=dtype)(p)
+        Jr, gr = reference.cost_grad(p, layers, X, y, 0.5, dtype)
+        h = fastnn.outputs(p, layers, X, dtype=dtype)
+        name = "-".join(map(str, layers)) + " " + np.dtype(dtype).name
+        errors[name] = max(abs(J - Jr) / Jr, float(np.linalg.norm(g - gr) / np.linalg.norm(gr)),
+                           float(np.abs(h - reference.outputs(p, layers, X, dtype)).max()))
+    v = rng.standard_normal(p.size)
+    hv = fastnn.Objective(layers, X, y, 0.5).hessp(p, v)
+    g_at = lambda q: reference.cost_grad(q, layers, X, y, 0.5)[1]
+    hr = (g_at(p + 1e-5 * v) - g_at(p - 1e-5 * v)) / 2e-5
+    errors["hessp " + "-".join(map(str, layers))] = float(np.linalg.norm(hv - hr) / np.linalg.norm(hr))
+padded = {np.dtype(t).name: int(layout(np.array([9, 1, 1]), np.zeros(1, t)).padded[1])
+          for t in (np.float64, np.float32)}  # one unit padded to a whole vector: its lanes
+print(json.dumps({"bytes": _isa.VECTOR_BYTES, "padded": padded, "errors": errors}))
+"""
+
+
+@pytest.mark.jit
+@pytest.mark.parametrize("width", [w for w in _isa.WIDTHS if w <= _isa.HOST_VECTOR_BYTES])
+def test_every_vector_width_of_the_host_matches_the_reference(width):
+    out = subprocess.run([sys.executable, "-c", WIDTH_RUN], capture_output=True, text=True,
+                         env=subprocess_env(FASTNN_VECTOR_BYTES=str(width)), timeout=900)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["bytes"] == width
+    assert result["padded"] == {"float64": width // 8, "float32": min(width, 32) // 4}
+    for name, error in result["errors"].items():
+        bound = 1e-6 if "hessp" in name else 1e-9 if "float64" in name else 1e-3
+        assert error < bound, (name, error)
+
+
+def test_host_width_from_cpu_features():
+    assert _isa.host_vector_bytes({"avx512f": True, "avx2": True, "avx": True}) == 64
+    assert _isa.host_vector_bytes({"avx512f": False, "avx2": True, "avx": True}) == 32
+    assert _isa.host_vector_bytes({"sse2": True}) == 16
+    assert _isa.chosen_vector_bytes("", host=64) == 64
+    assert _isa.chosen_vector_bytes("16", host=32) == 16
+
+
+@pytest.mark.parametrize("setting", ["64", "8", "wide"])
+def test_a_width_the_host_lacks_is_refused(setting):
+    with pytest.raises(ValueError, match="FASTNN_VECTOR_BYTES must be one of 16, 32 on this CPU"):
+        _isa.chosen_vector_bytes(setting, host=32)
+
+
+# --- BLAS pools: held at one thread inside each call, as they were after ----------------------
+
+def blas_threads():
+    return sorted((i["filepath"], i["num_threads"]) for i in threadpool_info()
+                  if i["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("layers", [(400, 25, 10), (30, 80, 4)], ids=str)
+def test_a_call_right_after_blas_work_gives_the_same_bits_and_leaves_blas_as_it_was(layers):
+    params, X, y = problem(layers, 700)
+    objective = fastnn.Objective(layers, X, y, 1.0)
+    quiet = objective(params)
+    a = np.random.default_rng(0).random((300, 300))
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        for _ in range(3):
+            a @ a  # leaves BLAS threads spinning
+            J, grad = objective(params)
+            assert J == quiet[0]
+            np.testing.assert_array_equal(grad, quiet[1])
+            np.testing.assert_array_equal(fastnn.predict(params, layers, X),
+                                          reference.predict(params, layers, X))
+        assert blas_threads() == before
+        assert all(n == min(2, fastnn.get_num_threads()) or n == 2 for _, n in before)
