@@ -1,11 +1,16 @@
 """Thread policy: Numba's threads do the work, BLAS pools stay at one thread around it.
 
-A BLAS pool and Numba's pool at full width fight over the same cores. Every parallel kernel
-of fastnn runs inside :func:`blas_held_at_one` (see :mod:`fastnn._jit`): BLAS threads that the
-caller's numpy or scipy work left spinning stop for the call (measured: a cost_grad right after
-a 300 x 300 matmul took 2x its time), the BLAS plan's row tiles each get one BLAS thread, and
-the caller's BLAS settings are as they were once the call returns. :func:`thread_limits` holds
-BLAS at one thread for a whole block of the caller's code (an optimizer's own vector work).
+Every parallel kernel of fastnn runs inside :func:`blas_held_at_one` (see :mod:`fastnn._jit`):
+each BLAS pool at one thread, so that the BLAS plan's row tiles get one BLAS thread per Numba
+worker, and the caller's own count back once the call returns.
+
+What this cannot do: OpenBLAS's threads keep spinning for about 0.2 s after each call of the
+caller's (a cost_grad right after a 300 x 300 matmul took 2-4x its time here), and lowering
+the count does not stop threads that already spin. Ending them (``blas_thread_shutdown_``)
+made fastnn's calls as fast as with BLAS at one thread but the caller's next BLAS calls slower
+by more (they start the threads again); both measured in README's drop-in ``minimize``.
+:func:`thread_limits` holds BLAS at one thread for a whole block of the caller's code, which
+is the remedy (``fastnn.train`` uses it).
 """
 
 import operator

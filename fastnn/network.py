@@ -67,9 +67,11 @@ class Prepared:
     def forward(self, params, pre_cols, act_cols):
         """``States``: the last pre_cols columns of z and act_cols of sigma(z) of every row
         (``kernels.forward_states``) at float64 params."""
-        forward = kernels.tiled_forward_states if self.plan == "blas" else kernels.forward_states
-        return kernels.States(*forward(self.X, check_in_dtype(params, self.dtype), self.sizes,
-                                       pre_cols, act_cols))
+        w = check_in_dtype(params, self.dtype)
+        if self.plan == "blas":
+            return kernels.States(*kernels.tiled_forward_states(self.X, w, self.sizes, pre_cols,
+                                                                act_cols, kernels.FORWARD_TILE))
+        return kernels.forward_states(self.X, w, self.sizes, pre_cols, act_cols)
 
     def labels(self, params):
         """Predicted labels ``(m,)``: the most active output unit of each row."""
@@ -80,7 +82,8 @@ class Prepared:
         (``kernels.nonzero_columns``), or ``kernels.search_each_group()``; unused by "blas"."""
         w = check_in_dtype(params, self.dtype)
         if self.plan == "blas":
-            loss, grad = kernels.tiled_cost_grad_sums(self.X, self.y, w, self.sizes)
+            loss, grad = kernels.tiled_cost_grad_sums(self.X, self.y, w, self.sizes,
+                                                      kernels.COST_GRAD_TILE)
         else:
             loss, grad = kernels.cost_grad_sums(self.X, self.y, w, self.sizes, lists)
         weights = params * weight_mask(self.layers)
@@ -221,11 +224,13 @@ def predict(params, layers, X, dtype=np.float64):
 
 
 def warmup(dtypes=(np.float64, np.float32)):
-    """Compile (or load from Numba's cache) every kernel for the given dtypes ahead of time."""
+    """Compile (or load from Numba's cache) every kernel of both plans for the given dtypes."""
     layers = (2, 2, 2)
     params, X, y = np.zeros(n_params(layers)), np.zeros((1, 2)), np.zeros(1, np.int64)
     for dtype in dtypes:
-        objective = Objective(layers, X, y, dtype=dtype)
-        objective(params)
-        objective.hessp(params, params)
-        outputs(params, layers, X, dtype=dtype)
+        for plan in ("fused", "blas"):
+            data = replace(prepare(layers, X, y, dtype), plan=plan)
+            lists = kernels.nonzero_columns(data.X)
+            data.cost_grad(params, 0.0, lists)
+            data.hessp(params, params, 0.0, lists)
+            data.forward(params, 0, layers[-1])

@@ -32,9 +32,9 @@ from .differences import full_differences, incremental_differences
 from .fused import States, cost_grad_rows, cost_grad_sums, forward_states
 from .hessian import hessp_sums
 from .scalars import sigmoid, sigmoid_gradient_from_activation
-from .tiled import tiled_cost_grad_sums, tiled_forward_states
+from .tiled import COST_GRAD_TILE, FORWARD_TILE, tiled_cost_grad_sums, tiled_forward_states
 
-__all__ = ["ColumnLists", "States", "cost_grad_rows", "cost_grad_sums", "forward_states",
+__all__ = ["COST_GRAD_TILE", "FORWARD_TILE", "ColumnLists", "States", "cost_grad_rows", "cost_grad_sums", "forward_states",
            "full_differences", "hessp_sums", "incremental_differences", "nonzero_columns",
            "search_each_group", "sigmoid", "sigmoid_gradient_from_activation",
            "tiled_cost_grad_sums", "tiled_forward_states"]

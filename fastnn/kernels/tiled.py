@@ -2,10 +2,11 @@
 
 Where layers are wide and the data dense, a matrix product blocked for the caches (BLAS GEMM,
 through Numba's ``np.dot``) beats the fused micro-kernels, which re-read a group's inputs for
-every pair of vectors of units. A worker walks its rows in tiles of ``TILE``: forward, every
+every pair of vectors of units. A worker walks its rows in tiles of ``tile`` rows
+(``COST_GRAD_TILE``, ``FORWARD_TILE``; tests pass small ones): forward, every
 layer ``z = a W^T`` then ``a = sigma(z + b)``; at the output the loss and ``delta = sigma(z) -
 onehot``; backward, ``G += delta^T a`` and ``delta = (delta W) sigma'``. Intermediates are
-``(TILE, units)``, never ``(m, units)``; BLAS runs one thread per Numba worker (``_jit``
+``(tile, units)``, never ``(m, units)``; BLAS runs one thread per Numba worker (``_jit``
 holds every pool at one thread during a parallel kernel).
 
 Weights come without their bias column (``bare_weights``: each ``Theta_l[:, 1:]`` contiguous,
@@ -22,16 +23,21 @@ from .packing import chunk, fixed_order_sum, offsets
 from .scalars import sigmoid
 from .vectors import lanes, vadd, vload, vsigmoid, vstore
 
-TILE = 256  # rows per matrix product: enough for BLAS's blocking, little enough for L2
+CHUNK_ROWS = 256  # rows a chunk has at least, where m allows
 CHUNKS = 16
+# Rows per tile, measured with tiles of 32..512 rows interleaved in one process (2 cores, AVX2,
+# the matrix shapes of bench/ in both dtypes): longer tiles were faster or equal everywhere for
+# cost_grad (512 best or within 3 %); forward passes were best at 256-512 (256 within 6 %).
+COST_GRAD_TILE = 512
+FORWARD_TILE = 256
 
 
 @kernel()
 def n_tiled_chunks(m):
     """Chunks for m rows, a function of m alone: a power of two, at most CHUNKS, each with
-    a tile of rows or more where m allows."""
+    CHUNK_ROWS rows or more where m allows."""
     nc = 1
-    while 2 * nc <= CHUNKS and 2 * nc * TILE <= m:
+    while 2 * nc <= CHUNKS and 2 * nc * CHUNK_ROWS <= m:
         nc *= 2
     return nc
 
@@ -120,8 +126,8 @@ def add_outer(delta, inputs, product, G):
 
 
 @kernel()
-def tile_buffers(layers, like):
-    """A worker's buffers: z and a of layers 2..L for TILE rows (flat, layer by layer), two
+def tile_buffers(layers, like, tile):
+    """A worker's buffers: z and a of layers 2..L for ``tile`` rows (flat, layer by layer), two
     deltas and the scratch of one gradient product."""
     n = layers.shape[0] - 1
     units, widest, product = 0, 0, 0
@@ -129,21 +135,21 @@ def tile_buffers(layers, like):
         units += layers[l + 1]
         widest = max(widest, layers[l + 1])
         product = max(product, layers[l + 1] * layers[l])
-    z, a = np.zeros(TILE * units, like.dtype), np.zeros(TILE * units, like.dtype)
-    return z, a, np.zeros((2, TILE * widest), like.dtype), np.zeros(product, like.dtype)
+    z, a = np.zeros(tile * units, like.dtype), np.zeros(tile * units, like.dtype)
+    return z, a, np.zeros((2, tile * widest), like.dtype), np.zeros(product, like.dtype)
 
 
 @kernel()
-def layer_view(flat, layers, i, rows):
+def layer_view(flat, layers, i, rows, tile):
     """Layer i's ``(rows, s_i)`` block of a flat per-layer buffer (i >= 1)."""
     o = 0
     for l in range(1, i):
-        o += TILE * layers[l]
+        o += tile * layers[l]
     return flat[o:o + rows * layers[i]].reshape(rows, layers[i])
 
 
 @kernel()
-def forward_tile(x, layers, bare, biases, z, a):
+def forward_tile(x, layers, bare, biases, z, a, tile):
     """z (bias added) and a = sigma(z) of layers 2..L-1, z of the output layer, for the
     tile's rows x ``(rows, s1)``."""
     n = layers.shape[0] - 1
@@ -152,11 +158,11 @@ def forward_tile(x, layers, bare, biases, z, a):
     inputs = x
     for l in range(n):
         Wb = bare[where[l]:where[l + 1]].reshape(layers[l + 1], layers[l])
-        zl = layer_view(z, layers, l + 1, rows)
+        zl = layer_view(z, layers, l + 1, rows, tile)
         np.dot(inputs, Wb.T, zl)
         b = biases[units[l]:units[l + 1]]
         if l < n - 1:
-            al = layer_view(a, layers, l + 1, rows)
+            al = layer_view(a, layers, l + 1, rows, tile)
             activate(zl, b, al)
             inputs = al
         else:
@@ -164,21 +170,21 @@ def forward_tile(x, layers, bare, biases, z, a):
 
 
 @kernel()
-def tiled_chunk(X, y, w, layers, bare, biases, lo, hi, grad):
+def tiled_chunk(X, y, w, layers, bare, biases, lo, hi, grad, tile):
     """Serial worker: loss summed over rows lo..hi-1; adds their gradient into grad (w's flat
     layout, w's dtype)."""
     n = layers.shape[0] - 1
     at, where = offsets(layers).weights, bare_at(layers)
-    z, a, deltas, product = tile_buffers(layers, w)
+    z, a, deltas, product = tile_buffers(layers, w, tile)
     loss = 0.0
-    for r in range(lo, hi, TILE):
-        rows = min(TILE, hi - r)
+    for r in range(lo, hi, tile):
+        rows = min(tile, hi - r)
         x = X[r:r + rows]
-        forward_tile(x, layers, bare, biases, z, a)
-        delta = layer_view(z, layers, n, rows)
+        forward_tile(x, layers, bare, biases, z, a, tile)
+        delta = layer_view(z, layers, n, rows, tile)
         loss += output_delta_loss(delta, y, r, delta)
         for l in range(n - 1, -1, -1):
-            inputs = x if l == 0 else layer_view(a, layers, l, rows)
+            inputs = x if l == 0 else layer_view(a, layers, l, rows, tile)
             G = grad[at[l]:at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
             add_outer(delta, inputs,
                       product[:layers[l + 1] * layers[l]].reshape(layers[l + 1], layers[l]), G)
@@ -192,8 +198,9 @@ def tiled_chunk(X, y, w, layers, bare, biases, lo, hi, grad):
 
 
 @kernel(parallel=True)
-def tiled_cost_grad_sums(X, y, w, layers):
-    """Loss and gradient (float64, shaped like w) summed over all rows of X, BLAS plan."""
+def tiled_cost_grad_sums(X, y, w, layers, tile):
+    """Loss and gradient (float64, shaped like w) summed over all rows of X, BLAS plan, in
+    tiles of ``tile`` rows."""
     m = X.shape[0]
     nc = n_tiled_chunks(m)
     bare, biases = bare_weights(w, layers)
@@ -201,23 +208,23 @@ def tiled_cost_grad_sums(X, y, w, layers):
     losses = np.zeros((nc, 1))
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, 1)
-        losses[c, 0] = tiled_chunk(X, y, w, layers, bare, biases, lo, hi, partial[c])
+        losses[c, 0] = tiled_chunk(X, y, w, layers, bare, biases, lo, hi, partial[c], tile)
     return fixed_order_sum(losses)[0], fixed_order_sum(partial)
 
 
 @kernel()
-def _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre_out, act_out):
+def _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre_out, act_out, tile):
     """Rows lo..hi-1 of the last columns of z (pre_out) and sigma(z) (act_out)."""
     n = layers.shape[0] - 1
-    z, a, _, _ = tile_buffers(layers, X)
+    z, a, _, _ = tile_buffers(layers, X, tile)
     units = offsets(layers).units[-1]
     first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
-    for r in range(lo, hi, TILE):
-        rows = min(TILE, hi - r)
-        forward_tile(X[r:r + rows], layers, bare, biases, z, a)
+    for r in range(lo, hi, tile):
+        rows = min(tile, hi - r)
+        forward_tile(X[r:r + rows], layers, bare, biases, z, a, tile)
         u = 0
         for l in range(1, n + 1):
-            zl, al = layer_view(z, layers, l, rows), layer_view(a, layers, l, rows)
+            zl, al = layer_view(z, layers, l, rows, tile), layer_view(a, layers, l, rows, tile)
             for j in range(layers[l]):
                 for i in range(rows):
                     if u >= first_pre:
@@ -228,7 +235,7 @@ def _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre_out, act_out):
 
 
 @kernel(parallel=True)
-def tiled_forward_states(X, w, layers, pre_cols, act_cols):
+def tiled_forward_states(X, w, layers, pre_cols, act_cols, tile):
     """``(pre, act)``: the last ``pre_cols`` columns of z and ``act_cols`` of sigma(z), every
     row, BLAS plan (columns as in ``fused.forward_states``)."""
     m = X.shape[0]
@@ -237,5 +244,5 @@ def tiled_forward_states(X, w, layers, pre_cols, act_cols):
     bare, biases = bare_weights(w, layers)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, 1)
-        _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre, act)
+        _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre, act, tile)
     return pre, act
