@@ -170,7 +170,9 @@ def cmd_sweep(args):
 
 
 def cmd_bench(args):
-    """Run ``bench/`` of the repository in the current folder (or beside the package)."""
+    """Run ``bench/`` of the repository in the current folder (or beside the package): each
+    benchmark file in a process of its own, then the shape matrix (``bench/matrix.py``, a
+    process per implementation)."""
     places = [Path.cwd() / "bench", Path(__file__).resolve().parent.parent / "bench"]
     bench = next((p for p in places if (p / "report.py").exists()), None)
     if bench is None:
@@ -179,6 +181,8 @@ def cmd_bench(args):
     with tempfile.TemporaryDirectory() as tmp:
         results = []
         for suite in sorted(bench.glob("test_*_bench.py")):  # one process each: see README
+            if suite.name == "test_matrix_bench.py":  # bench/matrix.py runs it below
+                continue
             results.append(Path(tmp) / f"{suite.stem}.json")
             # a file where -k selects nothing exits 5 and warns that there is nothing to save
             run = subprocess.run([sys.executable, "-m", "pytest", str(suite), "-q",
@@ -188,6 +192,8 @@ def cmd_bench(args):
                 return run.returncode
         ran = [str(r) for r in results if r.exists()]
         subprocess.run([sys.executable, str(bench / "report.py"), *ran], check=True)
+    if not args.pytest_args:  # a selection given to pytest is for the files above
+        subprocess.run([sys.executable, str(bench / "matrix.py")], check=True)
     return 0
 
 

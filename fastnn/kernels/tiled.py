@@ -21,7 +21,7 @@ from numba import prange
 from .._jit import kernel
 from .packing import chunk, fixed_order_sum, offsets
 from .scalars import sigmoid
-from .vectors import lanes, vadd, vload, vsigmoid, vstore
+from .vectors import lanes, vadd, vlog_loss, vload, vsigmoid, vstore
 
 CHUNK_ROWS = 256  # rows a chunk has at least, where m allows
 CHUNKS = 16
@@ -89,19 +89,30 @@ def activate(z, b, a):
 
 
 @kernel()
-def output_delta_loss(z, y, r, delta):
-    """Loss summed over the rows (y[r + i] the label of row i); delta = sigma(z) - onehot.
-    z and delta may be the same array. Both from v = z (target 0) or -z (target 1): the loss
-    is softplus(v) and the residual +-sigma(v), with no cancellation when a unit saturates."""
+def output_delta_loss(z, y, r, delta, outputs):
+    """Loss summed over the rows (y[r + i] the label of row i); delta = sigma(z) - onehot
+    (z and delta may be the same array). In float64 vectors of rows, as the fused pass does:
+    each output's z and targets go to ``outputs`` ``(2, K, tile + 8)``, transposed, and come
+    back as residual and loss; rows past the tile's are zero and not counted."""
+    rows, K = z.shape
+    zt, target = outputs[0], outputs[1]
+    L = lanes(zt[0])
+    padded = (rows + L - 1) // L * L
+    for i in range(padded):
+        label = y[r + i] if i < rows else -1
+        for k in range(K):
+            zt[k, i] = z[i, k] if i < rows else 0.0
+            target[k, i] = k == label
+    for k in range(K):
+        for i in range(0, padded, L):
+            loss, residual = vlog_loss(vload(zt[k], i), vload(target[k], i))
+            vstore(zt[k], i, residual)
+            vstore(target[k], i, loss)
     total = 0.0
-    for i in range(z.shape[0]):
-        label = y[r + i]
-        for k in range(z.shape[1]):
-            v = -z[i, k] if k == label else z[i, k]
-            e = np.exp(-abs(v))
-            total += max(v, 0.0) + np.log1p(e)
-            s = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
-            delta[i, k] = -s if k == label else s
+    for i in range(rows):
+        for k in range(K):
+            total += target[k, i]
+            delta[i, k] = zt[k, i]
     return total
 
 
@@ -149,9 +160,9 @@ def layer_view(flat, layers, i, rows, tile):
 
 
 @kernel()
-def forward_tile(x, layers, bare, biases, z, a, tile):
-    """z (bias added) and a = sigma(z) of layers 2..L-1, z of the output layer, for the
-    tile's rows x ``(rows, s1)``."""
+def forward_tile(x, layers, bare, biases, z, a, tile, output_act):
+    """z (bias added) and a = sigma(z) of layers 2..L-1 for the tile's rows x ``(rows, s1)``;
+    the output layer's z, and its a where ``output_act``."""
     n = layers.shape[0] - 1
     rows = x.shape[0]
     where, units = bare_at(layers), offsets(layers).units
@@ -161,7 +172,7 @@ def forward_tile(x, layers, bare, biases, z, a, tile):
         zl = layer_view(z, layers, l + 1, rows, tile)
         np.dot(inputs, Wb.T, zl)
         b = biases[units[l]:units[l + 1]]
-        if l < n - 1:
+        if l < n - 1 or output_act:
             al = layer_view(a, layers, l + 1, rows, tile)
             activate(zl, b, al)
             inputs = al
@@ -176,13 +187,14 @@ def tiled_chunk(X, y, w, layers, bare, biases, lo, hi, grad, tile):
     n = layers.shape[0] - 1
     at, where = offsets(layers).weights, bare_at(layers)
     z, a, deltas, product = tile_buffers(layers, w, tile)
+    outputs = np.zeros((2, layers[-1], tile + 8))
     loss = 0.0
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
         x = X[r:r + rows]
-        forward_tile(x, layers, bare, biases, z, a, tile)
+        forward_tile(x, layers, bare, biases, z, a, tile, False)
         delta = layer_view(z, layers, n, rows, tile)
-        loss += output_delta_loss(delta, y, r, delta)
+        loss += output_delta_loss(delta, y, r, delta, outputs)
         for l in range(n - 1, -1, -1):
             inputs = x if l == 0 else layer_view(a, layers, l, rows, tile)
             G = grad[at[l]:at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
@@ -217,21 +229,25 @@ def _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre_out, act_out, tile)
     """Rows lo..hi-1 of the last columns of z (pre_out) and sigma(z) (act_out)."""
     n = layers.shape[0] - 1
     z, a, _, _ = tile_buffers(layers, X, tile)
-    units = offsets(layers).units[-1]
-    first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
+    units_at = offsets(layers).units
+    first_pre, first_act = units_at[-1] - pre_out.shape[1], units_at[-1] - act_out.shape[1]
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
-        forward_tile(X[r:r + rows], layers, bare, biases, z, a, tile)
-        u = 0
+        forward_tile(X[r:r + rows], layers, bare, biases, z, a, tile, act_out.shape[1] > 0)
         for l in range(1, n + 1):
-            zl, al = layer_view(z, layers, l, rows, tile), layer_view(a, layers, l, rows, tile)
-            for j in range(layers[l]):
-                for i in range(rows):
-                    if u >= first_pre:
-                        pre_out[r + i, u - first_pre] = zl[i, j]
-                    if u >= first_act:
-                        act_out[r + i, u - first_act] = al[i, j] if l < n else sigmoid(zl[i, j])
-                u += 1
+            u0 = units_at[l - 1]  # layer l's first unit among layers 2..L
+            if u0 + layers[l] > first_pre:
+                _copy_units(layer_view(z, layers, l, rows, tile), u0 - first_pre, pre_out, r)
+            if u0 + layers[l] > first_act:
+                _copy_units(layer_view(a, layers, l, rows, tile), u0 - first_act, act_out, r)
+
+
+@kernel()
+def _copy_units(state, column, out, r):
+    """out[r + i, column + j] = state[i, j] where that column exists (column may be < 0)."""
+    for i in range(state.shape[0]):
+        for j in range(max(0, -column), state.shape[1]):
+            out[r + i, column + j] = state[i, j]
 
 
 @kernel(parallel=True)
