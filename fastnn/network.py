@@ -74,8 +74,9 @@ class Prepared:
         return kernels.forward_states(self.X, w, self.sizes, pre_cols, act_cols)
 
     def labels(self, params):
-        """Predicted labels ``(m,)``: the most active output unit of each row."""
-        return np.argmax(self.forward(params, 0, self.layers[-1]).act, axis=1)
+        """Predicted labels ``(m,)``: the most active output unit of each row (the first of
+        equals, as ``np.argmax``)."""
+        return kernels.argmax_rows(self.forward(params, 0, self.layers[-1]).act)
 
     def cost_grad(self, params, lam, lists):
         """(J, grad) at float64 params. ``lists``: X's non-zero columns by blocks of rows

@@ -60,3 +60,11 @@ def test_packed_weights_hold_every_weight_once(layers, dtype):
     # backward: Theta_l[:, 1:] for l >= 1, every such weight once
     hidden = np.concatenate([t[:, 1:].ravel() for t in fastnn.unpack(w, layers)[1:]] or [[]])
     assert np.sort(packed.backward[packed.backward != 0]).tolist() == np.sort(hidden).tolist()
+
+
+def test_argmax_rows_is_numpys_argmax_first_of_equals():
+    from fastnn.kernels import argmax_rows
+
+    a = np.random.default_rng(0).integers(0, 3, (500, 7)).astype(np.float32)  # many ties
+    np.testing.assert_array_equal(argmax_rows(a), np.argmax(a, axis=1))
+    assert argmax_rows(np.zeros((0, 3))).shape == (0,)

@@ -7,6 +7,7 @@ The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises 
     Objective.hessp               -> hessian.hessp_sums
     network.forward/predict       -> fused.forward_states       (plan "fused")
                                      tiled.tiled_forward_states (plan "blas")
+                                     scalars.argmax_rows (predicted labels)
     Objective (once per X)        -> columns.nonzero_columns
     gradcheck.check_gradients     -> differences.incremental_differences (+ forward_states)
                                      differences.full_differences (-> fused.cost_grad_rows)
@@ -31,10 +32,10 @@ from .columns import ColumnLists, nonzero_columns, search_each_group
 from .differences import full_differences, incremental_differences
 from .fused import States, cost_grad_rows, cost_grad_sums, forward_states
 from .hessian import hessp_sums
-from .scalars import sigmoid, sigmoid_gradient_from_activation
+from .scalars import argmax_rows, sigmoid, sigmoid_gradient_from_activation
 from .tiled import COST_GRAD_TILE, FORWARD_TILE, tiled_cost_grad_sums, tiled_forward_states
 
-__all__ = ["COST_GRAD_TILE", "FORWARD_TILE", "ColumnLists", "States", "cost_grad_rows", "cost_grad_sums", "forward_states",
+__all__ = ["COST_GRAD_TILE", "FORWARD_TILE", "ColumnLists", "argmax_rows", "States", "cost_grad_rows", "cost_grad_sums", "forward_states",
            "full_differences", "hessp_sums", "incremental_differences", "nonzero_columns",
            "search_each_group", "sigmoid", "sigmoid_gradient_from_activation",
            "tiled_cost_grad_sums", "tiled_forward_states"]

@@ -14,11 +14,9 @@ from numba import prange
 
 from .._jit import kernel
 from .columns import search_each_group, start_group, worker_lists
-from .micro import affine_4, outer_4, sigmoid_block, times_slope
+from .micro import affine_4, log_loss_columns, outer_4, sigmoid_block, times_slope
 from .packing import (GROUP, Layout, Packed, add_unpacked, chunk, fixed_order_sum, layout,
                       n_chunks, offsets, pack_weights, summed_unpacked)
-
-from .vectors import lanes, vlog_loss, vload, vstore
 
 
 class GroupState(NamedTuple):
@@ -162,12 +160,7 @@ def output_delta(pre, y, rows, valid, z0, delta, outputs):
         for k in range(z.shape[0]):
             z[k, g] = pre[g, z0 + k]
             target[k, g] = k == label
-    L = lanes(z)
-    for k in range(z.shape[0]):
-        for g in range(0, GROUP, L):
-            loss, residual = vlog_loss(vload(z[k], g), vload(target[k], g))
-            vstore(z[k], g, residual)
-            vstore(target[k], g, loss)
+    log_loss_columns(outputs, GROUP)
     total = 0.0
     for g in range(GROUP):
         for k in range(z.shape[0]):

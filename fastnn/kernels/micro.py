@@ -10,7 +10,7 @@ column on.
 
 from .._jit import kernel
 from .packing import GROUP
-from .vectors import lanes, vadd, vfma, vload, vmul, vsigmoid, vsplat, vstore
+from .vectors import lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat, vstore
 
 
 # Inputs come as named parameters (x, rows, c0, cols, n), never as a tuple: a NamedTuple of
@@ -113,3 +113,16 @@ def times_slope(act, src, dst, c, width):
         for j in range(c, c + width, L):
             a = vload(act[g], j)
             vstore(dst[g], j, vmul(vfma(vmul(minus, a), a, a), vload(src[g], j)))
+
+
+@kernel()
+def log_loss_columns(outputs, n):
+    """outputs ``(2, K, >= n)`` float64, each output's z and 0/1 targets over n columns (rows
+    of a batch, n a multiple of the lanes), become in place its residual sigma(z) - t and loss."""
+    z, target = outputs[0], outputs[1]
+    L = lanes(z[0])
+    for k in range(z.shape[0]):
+        for g in range(0, n, L):
+            loss, residual = vlog_loss(vload(z[k], g), vload(target[k], g))
+            vstore(z[k], g, residual)
+            vstore(target[k], g, loss)

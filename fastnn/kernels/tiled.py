@@ -19,9 +19,10 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
+from .micro import log_loss_columns
 from .packing import chunk, fixed_order_sum, offsets
 from .scalars import sigmoid
-from .vectors import lanes, vadd, vlog_loss, vload, vsigmoid, vstore
+from .vectors import lanes, vadd, vload, vsigmoid, vstore
 
 CHUNK_ROWS = 256  # rows a chunk has at least, where m allows
 CHUNKS = 16
@@ -103,11 +104,7 @@ def output_delta_loss(z, y, r, delta, outputs):
         for k in range(K):
             zt[k, i] = z[i, k] if i < rows else 0.0
             target[k, i] = k == label
-    for k in range(K):
-        for i in range(0, padded, L):
-            loss, residual = vlog_loss(vload(zt[k], i), vload(target[k], i))
-            vstore(zt[k], i, residual)
-            vstore(target[k], i, loss)
+    log_loss_columns(outputs, padded)
     total = 0.0
     for i in range(rows):
         for k in range(K):
