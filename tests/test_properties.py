@@ -30,6 +30,11 @@ def problems(draw):
 # float32 cannot hold values far below 1e-7 of the O(1) terms next to them (a saturated
 # output's 1e-70 is 0 there): an absolute floor besides the relative tolerance.
 ATOL = {np.float64: 0.0, np.float32: 1e-6}
+# Where a row's result may change with the batch it is in (the BLAS plan: a row's place in a
+# tile changes BLAS's rounding of its z by an ulp), float32 gradients of saturated deep nets
+# agree only as well as float32 computes them at all: both plans' worst relative error against
+# the float64 reference over 300 such problems was 3.3e-4.
+BATCH_RTOL = {np.float64: 1e-11, np.float32: 1e-3}
 
 
 def close(a, b, rtol, atol=0.0):
@@ -61,8 +66,9 @@ def test_row_order_changes_nothing(problem, random):
     perm = np.array(random.sample(range(len(y)), len(y)))
     J, grad = fastnn.cost_grad(params, layers, X, y, lam, dtype=dtype)
     J_p, grad_p = fastnn.cost_grad(params, layers, X[perm], y[perm], lam, dtype=dtype)
-    tol = 1e-12 if dtype == np.float64 else 1e-5  # summation order differs, nothing else
-    assert close(J_p, J, tol) and close(grad_p, grad, tol)
+    # summation order differs, and on the BLAS plan a row's place in a tile (BATCH_RTOL)
+    tol = BATCH_RTOL[dtype]
+    assert close(J_p, J, tol, ATOL[dtype]) and close(grad_p, grad, tol, ATOL[dtype])
     np.testing.assert_array_equal(fastnn.predict(params, layers, X[perm], dtype=dtype),
                                   fastnn.predict(params, layers, X, dtype=dtype)[perm])
 
@@ -79,7 +85,8 @@ def test_a_batch_is_the_weighted_sum_of_its_halves(problem):
     # m J(all; lam) = h J(first; lam h/m) + (m-h) J(second; lam (m-h)/m)
     J1, g1 = fastnn.cost_grad(params, layers, X[:h], y[:h], lam * h / m, dtype=dtype)
     J2, g2 = fastnn.cost_grad(params, layers, X[h:], y[h:], lam * (m - h) / m, dtype=dtype)
-    tol = 1e-11 if dtype == np.float64 else 1e-5
-    assert close(h * J1 + (m - h) * J2, m * J, tol)
-    # sums of m rows: float32's floor (ATOL, per row) grows with m
+    # a row's z may round an ulp apart in another batch (BATCH_RTOL); sums of m rows:
+    # float32's floor (ATOL, per row) grows with m
+    tol = BATCH_RTOL[dtype]
+    assert close(h * J1 + (m - h) * J2, m * J, tol, m * ATOL[dtype])
     assert close(h * g1 + (m - h) * g2, m * grad, tol, m * ATOL[dtype])
