@@ -40,14 +40,15 @@ print(json.dumps(rates))
 
 
 def cpu():
-    """The CPU's model and the widest vector ISA Numba's LLVM sees on it."""
+    """The CPU's model, LLVM's name for it and the vectors fastnn's kernels use on it."""
     import llvmlite.binding as llvm
 
-    features = llvm.get_host_cpu_features()
-    isa = next((name for name in ("avx512f", "avx2", "avx", "sse2") if features.get(name)), "?")
+    from fastnn import _isa
+
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                   if line.startswith("model name")), "?")
-    return f"{model}, LLVM host CPU {llvm.get_host_cpu_name()}, widest ISA {isa}"
+    return (f"{model}, LLVM host CPU {llvm.get_host_cpu_name()}, fastnn's vectors "
+            f"{_isa.isa_name()} ({_isa.VECTOR_BYTES} bytes)")
 
 
 def run(out):

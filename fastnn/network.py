@@ -29,9 +29,9 @@ def choose_plan(layers, density=None):
     skip X's zeros). ``density``: the fraction of X's entries the fused first layer would read,
     None where not known (the drop-in, prediction), which keeps sparse-friendly "fused".
 
-    Measured on both dtypes (README, "Plans"): BLAS is 1.4-6x faster from 64 hidden units on
-    and on the 16-16-4 net's forward pass, 1.1x on dense 400-25-10; fused is 1.4x faster on the
-    digits in float64 (it reads 38 % of their pixels).
+    The thresholds come from timing both plans' kernels on bench/'s shape matrix in one
+    process (README, Rationale, "Two plans"): BLAS was faster from 64 hidden units on and on
+    16-16-4, fused on the digits in float64 (it reads 38 % of their pixels).
 
     >>> choose_plan((400, 25, 10)), choose_plan((400, 25, 10), density=0.9)
     ('fused', 'blas')
