@@ -83,17 +83,12 @@ def check_params(params, size, name="params"):
 
 
 def check_X(X, n_features=None, dtype=np.float64):
-    """Return X as a C-contiguous (m, n_features) array of dtype (any width for None); m >= 1,
-    all finite."""
+    """Return X as a C-contiguous (m, n_features) array of dtype (any width for None) or, for
+    a scipy.sparse matrix or array, as ``kernels.CsrRows`` of dtype; m >= 1, all finite."""
+    if _is_sparse(X):
+        return _check_sparse_X(X, n_features, dtype)
     arr = _real_array(X, "X")
-    if arr.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows, features), got {arr.ndim}-D. Reshape your "
-                         "data: X.reshape(1, -1) for one row, X.reshape(-1, 1) for one feature")
-    if arr.shape[0] == 0:
-        raise ValueError("X must have at least one row, got an empty batch")
-    if n_features is not None and arr.shape[1] != n_features:
-        raise ValueError(f"X must have {n_features} features (columns) to match layers[0], "
-                         f"got {arr.shape[1]}")
+    _check_X_shape(arr.shape, n_features)
     _check_finite(arr, "X")
     with np.errstate(over="ignore"):  # an overflowing cast is reported just below
         converted = np.ascontiguousarray(arr, dtype=dtype)
@@ -102,9 +97,67 @@ def check_X(X, n_features=None, dtype=np.float64):
     return converted
 
 
+def _check_X_shape(shape, n_features):
+    if len(shape) != 2:
+        raise ValueError(f"X must be 2-D (rows, features), got {len(shape)}-D. Reshape your "
+                         "data: X.reshape(1, -1) for one row, X.reshape(-1, 1) for one feature")
+    if shape[0] == 0:
+        raise ValueError("X must have at least one row, got an empty batch")
+    if n_features is not None and shape[1] != n_features:
+        raise ValueError(f"X must have {n_features} features (columns) to match layers[0], "
+                         f"got {shape[1]}")
+
+
+def _is_sparse(a):
+    """A scipy.sparse matrix or array (told without importing scipy.sparse)."""
+    return hasattr(a, "tocsr") and hasattr(a, "nnz")
+
+
+def _check_sparse_X(X, n_features, dtype):
+    """A scipy.sparse X as ``CsrRows`` of dtype: CSC, COO and the rest converted to CSR once,
+    duplicate entries summed and indices sorted in a copy where needed (X is never changed);
+    explicit zeros are kept (the kernels skip them)."""
+    if X.dtype.kind not in "iuf":
+        raise TypeError(f"X must hold real numbers, got a scipy.sparse {type(X).__name__} of "
+                        f"dtype {X.dtype}")
+    _check_X_shape(X.shape, n_features)
+    csr = X.tocsr()
+    if not csr.has_canonical_format:
+        csr = csr.copy()
+        csr.sum_duplicates()
+    _check_finite(csr.data, "X")
+    return sparse_rows(csr, dtype)
+
+
+def sparse_rows(csr, dtype):
+    """A canonical, finite CSR matrix as ``kernels.CsrRows`` of dtype (arrays shared where
+    they already have the kernels' dtypes)."""
+    from .kernels import CsrRows
+
+    with np.errstate(over="ignore"):  # an overflowing cast is reported just below
+        data = csr.data.astype(dtype, copy=False)
+    if data.dtype.itemsize < csr.data.dtype.itemsize:
+        _check_in_range(data, csr.data, "X", "pass dtype=np.float64 or scale X")
+    if csr.shape[1] >= 2**31:
+        raise ValueError(f"X has {csr.shape[1]} columns: at most 2**31 - 1 are supported")
+    return CsrRows(data, csr.indices.astype(np.int32, copy=False),
+                   csr.indptr.astype(np.int64, copy=False), np.array(csr.shape, np.int64))
+
+
+def take_rows(X, index):
+    """The rows ``index`` of a dense X or ``CsrRows`` (copies), in the same form."""
+    if not hasattr(X, "indptr"):
+        return X[index]
+    import scipy.sparse
+
+    csr = scipy.sparse.csr_matrix((X.data, X.indices, X.indptr), shape=tuple(X.shape))
+    return sparse_rows(csr[index], X.data.dtype)
+
+
 def _check_in_range(converted, original, name, remedy):
-    """A narrowed copy holds inf where the original overflowed its dtype."""
-    with np.errstate(over="ignore"):
+    """A narrowed copy holds inf where the original overflowed its dtype (+inf and -inf sum
+    to nan: no warning for that either)."""
+    with np.errstate(over="ignore", invalid="ignore"):
         overflowed = not np.isfinite(np.sum(converted))
     if overflowed and not np.isfinite(converted).all():
         big = np.abs(original[~np.isfinite(converted)]).max()

@@ -22,28 +22,55 @@ from .network import predict
 from .train import METHODS, format_sweep, sweep, train
 
 
-def load_data(path):
-    """(X, y, description): the bundled digits, a MATLAB ``.mat`` or an ``.npz`` with X, y."""
+SPARSE_NPZ = {"data", "indices", "indptr", "format", "shape"}  # what scipy.sparse.save_npz writes
+
+
+def load_data(path, labels=None):
+    """(X, y, description): the bundled digits, a MATLAB ``.mat``, an ``.npz`` with X, y, or
+    an ``.npz`` of ``scipy.sparse.save_npz`` (X only: its labels from ``labels``, a ``.npy``
+    or an ``.npz`` with y, which replace any labels of path)."""
     if path is None:
         X, y = data.load_digits()
-        return X, y, "the bundled digits"
-    path = Path(path)
+        source = "the bundled digits"
+    else:
+        X, y = _load_file(Path(path), "X")
+        source = str(path)
+    if labels is not None:
+        y = _load_file(Path(labels), "y")[1]
+        if y is None:
+            raise ValueError(f"{labels}: no array named y")
+    return X, y, source
+
+
+def _load_file(path, wanted):
+    """(X, y) of a data file (``wanted``: "X", or "y" for a labels file, which may be .npy
+    and hold no X); y None where the file has none."""
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.suffix == ".mat":
-        X, y = data.load_mat(path)
-    elif path.suffix == ".npz":
-        try:
-            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-                names = f.files
+        return data.load_mat(path)
+    if path.suffix != ".npz" and not (path.suffix == ".npy" and wanted == "y"):
+        raise ValueError(f"{path}: expected a .mat or .npz data file" +
+                         (" (or .npy labels)" if wanted == "y" else ""))
+    try:
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if path.suffix == ".npy":
+                return None, loaded
+            with loaded as f:
+                names = set(f.files)
                 X, y = f.get("X"), f.get("y")
-        except Exception as err:  # truncated, foreign or pickled
-            raise ValueError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
-        if X is None:
-            raise ValueError(f"{path}: no array named X (found {names})")
-    else:
-        raise ValueError(f"{path}: expected a .mat or .npz data file")
-    return X, y, str(path)
+            if X is None and SPARSE_NPZ <= names:
+                import scipy.sparse
+
+                fh.seek(0)
+                X = scipy.sparse.load_npz(fh)
+    except Exception as err:  # truncated, foreign or pickled
+        raise ValueError(f"{path}: not a readable {path.suffix} file ({type(err).__name__}: "
+                         f"{err})") from None
+    if X is None and wanted == "X":
+        raise ValueError(f"{path}: no array named X (found {sorted(names)})")
+    return X, y
 
 
 def cmd_train(args):
@@ -53,11 +80,11 @@ def cmd_train(args):
         check_model_path(args.save)
     if args.plots and Path(args.plots).exists() and not Path(args.plots).is_dir():
         raise ValueError(f"{args.plots}: exists and is not a folder (--plots takes a folder)")
-    X, y, source = load_data(args.data)
+    X, y, source = load_data(args.data, args.labels)
     if y is None:
-        raise ValueError(f"{source}: training needs labels (an array named y)")
+        raise ValueError(f"{source}: training needs labels (an array named y, or --labels)")
     progress = not args.quiet and sys.stderr.isatty()
-    X, y = np.asarray(X), _labels(y)
+    X, y = X if hasattr(X, "tocsr") else np.asarray(X), _labels(y)
     result = train(X, y, hidden=tuple(args.hidden), lam=args.lam, method=args.method,
                    maxiter=args.maxiter, seed=args.seed, dtype=args.dtype,
                    validation=args.validation or None, progress=progress)
@@ -121,7 +148,7 @@ def cmd_predict(args):
 
     model = load_model(args.model)
     if args.data:
-        X, y, source = load_data(args.data)
+        X, y, source = load_data(args.data, args.labels)
         _check_width(model, X.shape[1], source)
         units = np.argmax(model.outputs(X), axis=1)
         print(f"predicted {len(units)} rows of {source}")
@@ -161,7 +188,7 @@ def cmd_check_grad(args):
 
 
 def cmd_sweep(args):
-    X, y, source = load_data(args.data)
+    X, y, source = load_data(args.data, args.labels)
     rows = sweep(X, y, args.lam, hidden=tuple(args.hidden), validation=args.validation,
                  maxiter=args.maxiter, seed=args.seed)
     print(f"lambda sweep on {source}, validation fraction {args.validation:g}")
@@ -203,7 +230,10 @@ def parser():
 
     def data_arg(s):
         s.add_argument("--data", metavar="FILE",
-                       help=".mat (MATLAB conventions) or .npz with X and y; default: the bundled digits")
+                       help=".mat (MATLAB conventions), .npz with X and y, or a scipy.sparse "
+                            ".npz (scipy.sparse.save_npz); default: the bundled digits")
+        s.add_argument("--labels", metavar="FILE",
+                       help="labels for --data: .npy, or .npz with y (a sparse .npz has none)")
 
     def training_args(s):
         s.add_argument("--hidden", type=int, nargs="+", default=[25], metavar="N",

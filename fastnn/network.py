@@ -15,7 +15,7 @@ import numpy as np
 
 from . import kernels
 from ._checks import (check_dtype, check_in_dtype, check_lam, check_layers, check_params,
-                      check_X, check_y)
+                      check_X, check_y, take_rows)
 from .layout import n_params, weight_mask
 
 WIDE = 64  # a hidden layer of this many units or more: the BLAS plan, whatever the data
@@ -46,7 +46,8 @@ def choose_plan(layers, density=None):
 @dataclass(frozen=True)
 class Prepared:
     """Inputs validated and in the kernels' form: ``layers`` a tuple of ints, X ``(m, s1)``
-    C-contiguous of ``dtype`` (np.float64 or np.float32), y ``(m,)`` int64 labels or None;
+    C-contiguous of ``dtype`` (np.float64 or np.float32) or ``kernels.CsrRows`` (sparse
+    input) of dtype, y ``(m,)`` int64 labels or None;
     ``plan``: the kernels that run (:func:`choose_plan`; hessp is always "fused")."""
 
     layers: tuple
@@ -62,7 +63,8 @@ class Prepared:
 
     def rows(self, index):
         """The rows ``index`` of X and y (copies)."""
-        return replace(self, X=self.X[index], y=None if self.y is None else self.y[index])
+        return replace(self, X=take_rows(self.X, index),
+                       y=None if self.y is None else self.y[index])
 
     def forward(self, params, pre_cols, act_cols):
         """``States``: the last pre_cols columns of z and act_cols of sigma(z) of every row
@@ -116,6 +118,14 @@ def prepare(layers, X, y=None, dtype=np.float64):
                     choose_plan(layers))
 
 
+def _shares_memory(prepared, X):
+    """Whether the prepared X (an array or ``CsrRows``) may share memory with the caller's X."""
+    if not isinstance(prepared, kernels.CsrRows):
+        return np.may_share_memory(prepared, X)
+    theirs = [getattr(X, name) for name in ("data", "indices", "indptr") if hasattr(X, name)]
+    return any(np.may_share_memory(a, b) for a in prepared for b in theirs)
+
+
 class Objective:
     """Cost and gradient on fixed data, validated and converted once.
 
@@ -145,7 +155,7 @@ class Objective:
 
     def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
         data = prepare(layers, X, y, dtype)
-        if np.may_share_memory(data.X, X):  # y is always converted, so already a copy
+        if _shares_memory(data.X, X):  # y is always converted, so already a copy
             data = replace(data, X=data.X.copy())
         self._start(data, check_lam(lam))
 
@@ -158,7 +168,10 @@ class Objective:
 
     def _start(self, data, lam):
         self._lists = kernels.search_each_group()
-        if data.plan == "fused":  # the density decides: find where X is non-zero
+        if isinstance(data.X, kernels.CsrRows):  # rows are read over their own columns
+            density = data.X.data.shape[0] / (data.X.shape[0] * data.X.shape[1])
+            data = replace(data, plan=choose_plan(data.layers, density))
+        elif data.plan == "fused":  # the density decides: find where X is non-zero
             self._lists = kernels.nonzero_columns(data.X)
             read = self._lists.cols.shape[0] / max(1, self._lists.starts.shape[0] - 1)
             data = replace(data, plan=choose_plan(data.layers, read / data.layers[0]))
@@ -224,14 +237,22 @@ def predict(params, layers, X, dtype=np.float64):
     return data.labels(params)
 
 
-def warmup(dtypes=(np.float64, np.float32)):
-    """Compile (or load from Numba's cache) every kernel of both plans for the given dtypes."""
+def warmup(dtypes=(np.float64, np.float32), sparse=True):
+    """Compile (or load from Numba's cache) every kernel of both plans for the given dtypes,
+    for dense X and, with ``sparse``, for scipy.sparse X."""
     layers = (2, 2, 2)
-    params, X, y = np.zeros(n_params(layers)), np.zeros((1, 2)), np.zeros(1, np.int64)
-    for dtype in dtypes:
-        for plan in ("fused", "blas"):
-            data = replace(prepare(layers, X, y, dtype), plan=plan)
-            lists = kernels.nonzero_columns(data.X)
-            data.cost_grad(params, 0.0, lists)
-            data.hessp(params, params, 0.0, lists)
-            data.forward(params, 0, layers[-1])
+    params, y = np.zeros(n_params(layers)), np.zeros(1, np.int64)
+    inputs = [np.zeros((1, 2))]
+    if sparse:
+        import scipy.sparse
+
+        inputs.append(scipy.sparse.csr_matrix(inputs[0]))
+    for X in inputs:
+        for dtype in dtypes:
+            for plan in ("fused", "blas"):
+                data = replace(prepare(layers, X, y, dtype), plan=plan)
+                lists = (kernels.search_each_group() if isinstance(data.X, kernels.CsrRows)
+                         else kernels.nonzero_columns(data.X))
+                data.cost_grad(params, 0.0, lists)
+                data.hessp(params, params, 0.0, lists)
+                data.forward(params, 0, layers[-1])

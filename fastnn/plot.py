@@ -39,17 +39,19 @@ def _grid(n):
 
 
 def digits(X, labels=None, predicted=None, n=64, seed=0, path=None):
-    """A grid of n rows of X (column-major images) titled with labels and predictions; a
-    mistake's title is red."""
+    """A grid of n rows of X (column-major images; dense, or scipy.sparse) titled with labels
+    and predictions; a mistake's title is red."""
     plt = _pyplot()
-    pick = np.random.default_rng(seed).choice(len(X), min(n, len(X)), replace=False)
+    m = X.shape[0]
+    pick = np.random.default_rng(seed).choice(m, min(n, m), replace=False)
     rows, cols = _grid(pick.size)
     side = _side(X.shape[1])
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, i in zip(axes.ravel(), pick):
-        ax.imshow(X[i].reshape(side, side, order="F"), cmap="gray")
+        row = X[i].toarray() if hasattr(X, "toarray") else X[i]
+        ax.imshow(row.reshape(side, side, order="F"), cmap="gray")
         title = "" if labels is None else f"{labels[i]}"
         if predicted is not None:
             title += f"→{predicted[i]}"

@@ -65,6 +65,28 @@ def test_train_reports_saves_and_draws(small_npz, tmp_path):
             assert img.format == "PNG" and min(img.size) >= min_size
 
 
+def test_train_on_a_scipy_sparse_npz_as_on_the_same_data_dense(small_npz, tmp_path):
+    """``save_npz``'s file holds no labels: ``--labels`` gives them (.npy, or .npz with y)."""
+    import scipy.sparse
+
+    with np.load(small_npz) as f:
+        X, y = f["X"], f["y"]
+    scipy.sparse.save_npz(tmp_path / "X.npz", scipy.sparse.csr_matrix(X))
+    np.save(tmp_path / "y.npy", y)
+    args = ["--hidden", 10, "--maxiter", 15, "--validation", 0.25, "--quiet"]
+    sparse = run("train", "--data", tmp_path / "X.npz", "--labels", tmp_path / "y.npy", *args,
+                 "--plots", tmp_path / "plots", cwd=tmp_path)
+    dense = run("train", "--data", small_npz, *args, cwd=tmp_path)
+    assert sparse.returncode == 0, sparse.stderr
+    def report(out):
+        return [line for line in out.stdout.splitlines()
+                if line.startswith(("training accuracy", "validation accuracy", "final cost"))]
+    assert len(report(sparse)) == 3 and report(sparse) == report(dense)
+    assert (tmp_path / "plots" / "digits.png").exists()
+    unlabelled = run("train", "--data", tmp_path / "X.npz", *args, cwd=tmp_path)
+    assert unlabelled.returncode != 0 and "--labels" in unlabelled.stderr
+
+
 @pytest.mark.parametrize("layers", [(16, 3, 2), (16, 2)], ids=["hidden layer", "none"])
 def test_plots_draw_hidden_units_when_there_are_some(tmp_path, layers):
     from fastnn.cli import write_plots

@@ -147,10 +147,11 @@ def test_inputs_are_not_modified(good, call):
 # --- inputs from the wild: what they are, and what to pass instead ----------------------------
 
 
-def test_a_sparse_matrix_says_to_pass_a_dense_array(good):
+def test_sparse_params_say_to_pass_a_dense_array(good):
+    """X may be sparse (tests/test_sparse.py); a parameter vector may not."""
     sparse = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match=r"X is a scipy.sparse csr_matrix: .*X.toarray\(\)"):
-        call_cost_grad({**good, "X": sparse.csr_matrix(good["X"])})
+    with pytest.raises(TypeError, match=r"params is a scipy.sparse csr_matrix: .*toarray\(\)"):
+        call_cost_grad({**good, "params": sparse.csr_matrix(good["params"])})
 
 
 def test_dataframes_say_what_to_pass(good):
@@ -175,6 +176,9 @@ def test_values_that_overflow_float32_are_refused(good):
     X = good["X"].copy()
     X[0, 0] = 1e39
     with pytest.raises(ValueError, match="X holds values beyond float32's range"):
+        fastnn.cost_grad(good["params"], LAYERS, X, good["y"], dtype=np.float32)
+    X[1, 0] = -1e39  # +inf and -inf once cast: their sum is nan, and no warning may say so
+    with pytest.raises(ValueError, match=r"beyond float32's range \(\|X\| up to 1e\+39"):
         fastnn.cost_grad(good["params"], LAYERS, X, good["y"], dtype=np.float32)
     params = good["params"].copy()
     params[2] = 1e39

@@ -8,34 +8,39 @@ The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises 
     network.forward/predict       -> fused.forward_states       (plan "fused")
                                      tiled.tiled_forward_states (plan "blas")
                                      scalars.argmax_rows (predicted labels)
-    Objective (once per X)        -> columns.nonzero_columns
+    Objective (once per dense X)  -> columns.nonzero_columns
     gradcheck.check_gradients     -> differences.incremental_differences (+ forward_states)
                                      differences.full_differences (-> fused.cost_grad_rows)
 
-    fused, hessian  ->  micro (affine_4, outer_4)  ->  vectors (explicit SIMD registers)
+    fused, hessian  ->  micro (affine_4, outer_4; sparse_affine_4, sparse_outer_4 for CSR
+            |               rows)  ->  vectors (explicit SIMD registers)
             |               packing (groups, chunks, the packed weight layout, fixed-order sums)
-            +-----------    columns (the first layer's non-zero input columns)
+            +-----------    columns (the first layer's non-zero input columns, dense X)
     differences     ->  scalars (sigmoid, softplus difference), fused.cost_grad_rows
     tiled           ->  np.dot (BLAS GEMM, one thread per worker), vectors, packing.chunk
+    every room      ->  inputs (X dense or CSR: ``by_input`` joins a function's two forms)
 
 Conventions: ``w`` is the flat row-major parameter vector (bias in column 0 of each Theta) in
 the compute dtype T (float64 or float32), ``layers`` an int64 array of layer sizes, X ``(m,
-s1)`` C-contiguous of dtype T, y int64 labels 0..K-1. Sums come back in float64. Rows are
+s1)`` C-contiguous of dtype T or ``CsrRows`` (canonical CSR, data of dtype T), y int64 labels
+0..K-1. Sums come back in float64. Rows are
 walked in groups of ``packing.GROUP``, split into chunks that depend on m alone, and the
 chunks' partial sums are added in a fixed order: the same bits for any thread count.
-State that travels together is a NamedTuple (``Layout``, ``Packed``, ``ColumnLists``,
-``GroupState``, ``Workspace``, ``Group``, ``States``, ``Probe``), read by field; the
-micro-kernels take their inputs as named parameters (see ``micro``).
+State that travels together is a NamedTuple (``CsrRows``, ``Layout``, ``Packed``,
+``ColumnLists``, ``GroupState``, ``Workspace``, ``Group``, ``States``, ``Probe``), read by
+field; the micro-kernels take their inputs as named parameters (see ``micro``).
 """
 
 from .columns import ColumnLists, nonzero_columns, search_each_group
 from .differences import full_differences, incremental_differences
 from .fused import States, cost_grad_rows, cost_grad_sums, forward_states
 from .hessian import hessp_sums
+from .inputs import CsrRows
 from .scalars import argmax_rows, sigmoid, sigmoid_gradient_from_activation
 from .tiled import COST_GRAD_TILE, FORWARD_TILE, tiled_cost_grad_sums, tiled_forward_states
 
-__all__ = ["COST_GRAD_TILE", "FORWARD_TILE", "ColumnLists", "argmax_rows", "States", "cost_grad_rows", "cost_grad_sums", "forward_states",
-           "full_differences", "hessp_sums", "incremental_differences", "nonzero_columns",
-           "search_each_group", "sigmoid", "sigmoid_gradient_from_activation",
-           "tiled_cost_grad_sums", "tiled_forward_states"]
+__all__ = ["COST_GRAD_TILE", "FORWARD_TILE", "ColumnLists", "CsrRows", "States", "argmax_rows",
+           "cost_grad_rows", "cost_grad_sums", "forward_states", "full_differences",
+           "hessp_sums", "incremental_differences", "nonzero_columns", "search_each_group",
+           "sigmoid", "sigmoid_gradient_from_activation", "tiled_cost_grad_sums",
+           "tiled_forward_states"]

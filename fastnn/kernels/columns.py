@@ -13,6 +13,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
+from .inputs import by_input
 from .packing import GROUP, chunk, n_chunks
 
 
@@ -66,12 +67,20 @@ def _block_columns(X, rows, g0, cols, mass):
 
 
 @kernel()
-def find_columns(X, rows, starts, cols, mass):
+def _dense_find_columns(X, rows, starts, cols, mass):
     """The non-zero columns of the two blocks of four rows in ``rows`` (a group), into cols:
     block h's are ``cols[starts[h]:starts[h + 1]]``, starts[0] = 0. mass: a row of scratch."""
     for half in range(2):
         starts[half + 1] = starts[half] + _block_columns(X, rows, 4 * half,
                                                          cols[starts[half]:], mass)
+
+
+@kernel()
+def _sparse_find_columns(X, rows, starts, cols, mass):
+    """Nothing to find: sparse rows are read over their own columns."""
+
+
+find_columns = by_input(_dense_find_columns, _sparse_find_columns)
 
 
 @kernel()

@@ -15,6 +15,7 @@ from numba import prange
 
 from .._jit import kernel
 from .fused import cost_grad_rows
+from .inputs import entry, n_entries
 from .packing import chunk, fixed_order_sum, n_chunks, offsets
 from .scalars import sigmoid, softplus_difference
 
@@ -25,7 +26,6 @@ class Probe(NamedTuple):
     """The unperturbed network on the checked rows (flat: a prange body cannot take nested
     NamedTuples, numba/numba#5703)."""
 
-    X: np.ndarray  # (m, s1)
     y: np.ndarray  # (m,) int64 labels
     w: np.ndarray  # flat weights, X's dtype
     layers: np.ndarray  # int64 sizes
@@ -61,7 +61,20 @@ def _propagate(z, w, layers, weights_at, first, a):
 
 
 @kernel()
-def _unit_differences(probe, u, lo, hi, sums):
+def _input(X, act, units_at, l, r, t):
+    """Input t of row r to layer l + 1: ``(k, x)``, k the weight's place after the unit's
+    bias. t = 0: the bias (k = 0, x = 1); then the entries of X's row (l = 0: every column of
+    a dense row, the stored entries of a sparse one) or the units of layer l."""
+    if t == 0:
+        return 0, 1.0
+    if l == 0:
+        column, value = entry(X, r, t - 1)
+        return column + 1, value + 0.0
+    return t, act[r, units_at[l - 1] + t - 1] + 0.0
+
+
+@kernel()
+def _unit_differences(X, probe, u, lo, hi, sums):
     """For each wanted weight p of unit u: sums[p] += sum over rows lo..hi-1 of
     loss(w + eps e_p) - loss(w - eps e_p).
 
@@ -81,11 +94,10 @@ def _unit_differences(probe, u, lo, hi, sums):
     widest = layers.max()
     zp, zm, a = np.empty(widest), np.empty(widest), np.empty(widest)
     for r in range(lo, hi):
-        inputs = probe.X[r] if l == 0 else act[r, units_at[l - 1]:units_at[l]]
         zj, label = pre[r, units_at[l] + j] + 0.0, probe.y[r]
         base = sigmoid(zj)
-        for k in range(layers[l] + 1):
-            x = 1.0 if k == 0 else inputs[k - 1] + 0.0
+        for t in range(1 + (n_entries(X, r) if l == 0 else layers[l])):
+            k, x = _input(X, act, units_at, l, r, t)
             if x == 0 or not probe.want[first + k]:
                 continue  # a zero input: this row's loss does not move
             dz = probe.eps * x
@@ -113,7 +125,7 @@ def incremental_differences(X, y, w, layers, pre, act, want, eps):
     into its chunk's own row of a buffer, summed over chunks in a fixed order afterwards.
     """
     at = offsets(layers)
-    probe = Probe(X, y, w, layers, at.weights, at.units, pre, act, want, eps)
+    probe = Probe(y, w, layers, at.weights, at.units, pre, act, want, eps)
     m, units = X.shape[0], at.units[-1]
     nc = n_chunks(m)
     partial = np.zeros((nc, w.shape[0]))
@@ -122,7 +134,7 @@ def incremental_differences(X, y, w, layers, pre, act, want, eps):
         # unsigned, and divmod would give floats without the cast.
         c, u = divmod(np.int64(item), units)
         lo, hi = chunk(m, nc, c, 1)
-        _unit_differences(probe, u, lo, hi, partial[c])
+        _unit_differences(X, probe, u, lo, hi, partial[c])
     return fixed_order_sum(partial)
 
 

@@ -14,7 +14,9 @@ from numba import prange
 
 from .._jit import kernel
 from .columns import search_each_group, start_group, worker_lists
-from .micro import affine_4, log_loss_columns, outer_4, sigmoid_block, times_slope
+from .inputs import by_input, values
+from .micro import (affine_4, log_loss_columns, outer_4, sigmoid_block, sparse_affine_4,
+                    sparse_outer_4, times_slope)
 from .packing import (GROUP, Layout, Packed, add_unpacked, chunk, fixed_order_sum, layout,
                       n_chunks, offsets, pack_weights, summed_unpacked)
 
@@ -66,7 +68,7 @@ class Group(NamedTuple):
     """Where a worker's groups of rows read their inputs (made once per chunk: a tuple of
     arrays made per group costs its reference counts every time, and they add up)."""
 
-    X: np.ndarray  # a group's rows are X[ws.rows]
+    X: np.ndarray  # a group's rows are X[ws.rows] (an array, or CsrRows)
     layers: np.ndarray  # int64 layer sizes
     lay: object  # the Layout
     ws: object  # the worker's Workspace
@@ -77,7 +79,7 @@ def affine_inputs(group, block, act, l, half, wt, width, dst, d0):
     """``affine_4`` of half a group (first block ``block``) over layer l's inputs: X's
     non-zero columns for l = 0, the previous layer's units in act otherwise."""
     if l == 0:
-        _affine_x(group, block + half, 4 * half, wt, width, dst, d0)
+        _affine_x(group.X, group, block + half, 4 * half, wt, width, dst, d0)
     else:
         affine_units(act, group, l, 4 * half, wt, width, dst, d0, False)
 
@@ -86,7 +88,7 @@ def affine_inputs(group, block, act, l, half, wt, width, dst, d0):
 def outer_inputs(group, block, act, l, half, d, e0, gt, width):
     """``outer_4`` (bias row included) of half a group over layer l's inputs."""
     if l == 0:
-        _outer_x(group, block + half, 4 * half, d, e0, gt, width)
+        _outer_x(group.X, group, block + half, 4 * half, d, e0, gt, width)
     else:
         outer_units(act, group, l, 4 * half, d, e0, gt, width, True)
 
@@ -98,17 +100,36 @@ def _block_span(group, b):
 
 
 @kernel()
-def _affine_x(group, b, g0, wt, width, dst, d0):
+def _dense_affine_x(X, group, b, g0, wt, width, dst, d0):
+    """``affine_4`` of the first layer: X's rows over block b's non-zero columns (dense X), or
+    each row over its own columns (``sparse_affine_4``, a ``CsrRows`` X)."""
     start, stop = _block_span(group, b)
-    affine_4(group.X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, wt, width,
+    affine_4(X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, wt, width,
              dst, d0, False)
 
 
 @kernel()
-def _outer_x(group, b, g0, d, e0, gt, width):
+def _sparse_affine_x(X, group, b, g0, wt, width, dst, d0):
+    sparse_affine_4(X.data, X.indices, X.indptr, group.ws.rows, g0, wt, width, dst, d0)
+
+
+_affine_x = by_input(_dense_affine_x, _sparse_affine_x)
+
+
+@kernel()
+def _dense_outer_x(X, group, b, g0, d, e0, gt, width):
+    """``outer_4`` of the first layer, bias row included, as ``_affine_x`` reads X."""
     start, stop = _block_span(group, b)
-    outer_4(group.X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, d, e0, gt,
+    outer_4(X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, d, e0, gt,
             width, True)
+
+
+@kernel()
+def _sparse_outer_x(X, group, b, g0, d, e0, gt, width):
+    sparse_outer_4(X.data, X.indices, X.indptr, group.ws.rows, g0, d, e0, gt, width)
+
+
+_outer_x = by_input(_dense_outer_x, _sparse_outer_x)
 
 
 @kernel()
@@ -265,7 +286,8 @@ def forward_states(X, w, layers, pre_cols, act_cols):
     K)`` gives just the output activations h, ``(..., units, units)`` every layer's state.
     """
     m = X.shape[0]
-    pre, act = np.empty((m, pre_cols), X.dtype), np.empty((m, act_cols), X.dtype)
+    dtype = values(X).dtype
+    pre, act = np.empty((m, pre_cols), dtype), np.empty((m, act_cols), dtype)
     nc = n_chunks(m)
     lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
     packed = Packed(*pack_weights(w, layers, lay))

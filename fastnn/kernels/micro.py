@@ -96,6 +96,69 @@ def outer_4(x, rows, c0, cols, n, g0, d, e0, gt, width, bias):
 
 
 @kernel()
+def sparse_affine_4(data, indices, indptr, rows, g0, wt, width, dst, d0):
+    """``affine_4`` of the first layer for CSR rows: dst[g0 + r, d0 + j] = wt[j] + sum_p data[p]
+    wt[(1 + indices[p]) width + j] over the entries p of row rows[g0 + r], r < 4, j < width.
+
+    Each row over its own columns, ascending (the sums of ``affine_4`` over a dense row, its
+    zeros left out: the same bits), four vectors of units at a time.
+    """
+    L = lanes(wt)
+    for r in range(4):
+        i, z = rows[g0 + r], dst[g0 + r]
+        for j in range(0, width, 4 * L):
+            more = (width - j) // L  # vectors left: the step takes up to four
+            a0 = vload(wt, j)
+            a1 = vload(wt, j + L) if more > 1 else a0
+            a2 = vload(wt, j + 2 * L) if more > 2 else a0
+            a3 = vload(wt, j + 3 * L) if more > 3 else a0
+            for p in range(indptr[i], indptr[i + 1]):
+                o = (1 + indices[p]) * width + j
+                s = vsplat(data[p], wt)
+                a0 = vfma(s, vload(wt, o), a0)
+                if more > 1:
+                    a1 = vfma(s, vload(wt, o + L), a1)
+                if more > 2:
+                    a2 = vfma(s, vload(wt, o + 2 * L), a2)
+                if more > 3:
+                    a3 = vfma(s, vload(wt, o + 3 * L), a3)
+            vstore(z, d0 + j, a0)
+            if more > 1:
+                vstore(z, d0 + j + L, a1)
+            if more > 2:
+                vstore(z, d0 + j + 2 * L, a2)
+            if more > 3:
+                vstore(z, d0 + j + 3 * L, a3)
+
+
+@kernel()
+def sparse_outer_4(data, indices, indptr, rows, g0, d, e0, gt, width):
+    """``outer_4`` of the first layer for CSR rows, bias row included: gt[j] += d[g0 + r, e0 +
+    j] and gt[(1 + indices[p]) width + j] += data[p] d[g0 + r, e0 + j] over the entries p of
+    row rows[g0 + r], r < 4, j < width; a row at a time, four vectors of deltas in registers."""
+    L = lanes(gt)
+    for r in range(4):
+        i, e = rows[g0 + r], d[g0 + r]
+        for j in range(0, width, 4 * L):
+            more = (width - j) // L  # vectors left: the step takes up to four
+            q0 = vload(e, e0 + j)
+            q1 = vload(e, e0 + j + L) if more > 1 else q0
+            q2 = vload(e, e0 + j + 2 * L) if more > 2 else q0
+            q3 = vload(e, e0 + j + 3 * L) if more > 3 else q0
+            for p in range(indptr[i], indptr[i + 1] + 1):
+                bias = p == indptr[i + 1]  # after the entries: the bias row, an input of 1
+                o = j if bias else (1 + indices[p]) * width + j
+                s = vsplat(1.0 if bias else data[p], gt)
+                vstore(gt, o, vfma(s, q0, vload(gt, o)))
+                if more > 1:
+                    vstore(gt, o + L, vfma(s, q1, vload(gt, o + L)))
+                if more > 2:
+                    vstore(gt, o + 2 * L, vfma(s, q2, vload(gt, o + 2 * L)))
+                if more > 3:
+                    vstore(gt, o + 3 * L, vfma(s, q3, vload(gt, o + 3 * L)))
+
+
+@kernel()
 def sigmoid_block(pre, act, c, width):
     """act[:, c:c + width] = sigma(pre[:, c:c + width]), a vector at a time."""
     L = lanes(pre)

@@ -19,6 +19,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
+from .inputs import scratch, tile_rows, values
 from .micro import log_loss_columns
 from .packing import chunk, fixed_order_sum, offsets
 from .scalars import sigmoid
@@ -185,10 +186,11 @@ def tiled_chunk(X, y, w, layers, bare, biases, lo, hi, grad, tile):
     at, where = offsets(layers).weights, bare_at(layers)
     z, a, deltas, product = tile_buffers(layers, w, tile)
     outputs = np.zeros((2, layers[-1], tile + 8))
+    dense = scratch(X, tile)
     loss = 0.0
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
-        x = X[r:r + rows]
+        x = tile_rows(X, r, rows, dense)
         forward_tile(x, layers, bare, biases, z, a, tile, False)
         delta = layer_view(z, layers, n, rows, tile)
         loss += output_delta_loss(delta, y, r, delta, outputs)
@@ -225,12 +227,14 @@ def tiled_cost_grad_sums(X, y, w, layers, tile):
 def _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre_out, act_out, tile):
     """Rows lo..hi-1 of the last columns of z (pre_out) and sigma(z) (act_out)."""
     n = layers.shape[0] - 1
-    z, a, _, _ = tile_buffers(layers, X, tile)
+    z, a, _, _ = tile_buffers(layers, values(X), tile)
+    dense = scratch(X, tile)
     units_at = offsets(layers).units
     first_pre, first_act = units_at[-1] - pre_out.shape[1], units_at[-1] - act_out.shape[1]
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
-        forward_tile(X[r:r + rows], layers, bare, biases, z, a, tile, act_out.shape[1] > 0)
+        forward_tile(tile_rows(X, r, rows, dense), layers, bare, biases, z, a, tile,
+                     act_out.shape[1] > 0)
         for l in range(1, n + 1):
             u0 = units_at[l - 1]  # layer l's first unit among layers 2..L
             if u0 + layers[l] > first_pre:
@@ -252,7 +256,8 @@ def tiled_forward_states(X, w, layers, pre_cols, act_cols, tile):
     """``(pre, act)``: the last ``pre_cols`` columns of z and ``act_cols`` of sigma(z), every
     row, BLAS plan (columns as in ``fused.forward_states``)."""
     m = X.shape[0]
-    pre, act = np.empty((m, pre_cols), X.dtype), np.empty((m, act_cols), X.dtype)
+    dtype = values(X).dtype
+    pre, act = np.empty((m, pre_cols), dtype), np.empty((m, act_cols), dtype)
     nc = n_tiled_chunks(m)
     bare, biases = bare_weights(w, layers)
     for c in prange(nc):
