@@ -5,16 +5,17 @@ the way out: a callback's ``StopIteration``, Ctrl-C, a cost that turns non-finit
 gradient-descent run that blows up all end the run with a full :class:`TrainResult`.
 """
 
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ._checks import (check_dtype, check_hidden, check_lam, check_positive, check_seed,
-                      check_X, check_y)
+from ._checks import (check_dtype, check_hidden, check_lam, check_params, check_positive,
+                      check_seed, check_X, check_y)
 from ._threads import thread_limits
-from .layout import init_params
+from .layout import init_params, n_params
 from .network import Objective, Prepared, prepare
 
 if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports it
@@ -161,13 +162,16 @@ def _gradient_descent(fun, p0, maxiter, learning_rate, tol, callback):
 
 
 def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, tol=None,
-          dtype=np.float64, validation=None, callback=None, progress=False, learning_rate=1.0):
+          dtype=np.float64, validation=None, callback=None, progress=False, learning_rate=1.0,
+          init=None, n_classes=None):
     """Train a sigmoid network on (X, y) and report.
 
     Parameters
     ----------
-    X : (m, n) real array. y : (m,) integer labels 0..K-1 (K = max(y) + 1 output units).
+    X : (m, n) real array, or a scipy.sparse matrix (read as CSR). y : (m,) integer labels
+        0..K-1.
     hidden : hidden layer sizes; the network is ``(n, *hidden, K)``.
+    n_classes : K, the output units; default max(y) + 1.
     lam : L2 strength (biases not regularised).
     method : a scipy method that uses the gradient (CG, BFGS, L-BFGS-B, TNC, Newton-CG,
         trust-ncg, trust-krylov; the last three get exact Hessian-vector products) or "gd",
@@ -175,6 +179,7 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     maxiter, tol : iteration limit and tolerance (scipy's ``tol``; for "gd" the change of the
         cost between iterations).
     seed : seeds the initial weights (:func:`fastnn.init_params`) and the validation split.
+    init : the parameters to start from, ``(n_params,)``; default ``init_params(layers, seed)``.
     dtype : np.float64 or np.float32 compute precision.
     validation : None, a fraction (a split stratified by class) or an ``(X_val, y_val)`` pair.
     callback : ``callback(intermediate_result)`` after every iteration, scipy's new form
@@ -198,13 +203,14 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     if method == "gd":
         learning_rate = check_positive(learning_rate, "learning_rate")
     X = check_X(X, dtype=dtype)
-    y = check_y(y, X.shape[0])
+    y = check_y(y, X.shape[0], None if n_classes is None else operator.index(n_classes))
     if y.max() >= MAX_CLASSES:
         raise ValueError(f"y holds the label {y.max()}: train makes one output unit per label "
                          f"0..max(y), at most {MAX_CLASSES}; relabel the classes as 0..K-1 "
                          "(np.unique(y, return_inverse=True)) or use NeuralNetClassifier, "
                          "which takes any labels")
-    data = Prepared((X.shape[1], *hidden, int(y.max()) + 1), X, y, dtype)
+    K = int(y.max()) + 1 if n_classes is None else operator.index(n_classes)
+    data = Prepared((int(X.shape[1]), *hidden, K), X, y, dtype)
     fit, held, held_rows = _split(data, validation, seed)
     objective = Objective.prepared(fit, lam)  # X validated once, not copied again
     layers = data.layers
@@ -231,7 +237,8 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
         if len(costs) >= maxiter:  # TNC has no iteration limit of its own
             raise _Stop("maxiter", f"reached maxiter = {maxiter}")
 
-    p0 = init_params(layers, seed)
+    p0 = init_params(layers, seed) if init is None else check_params(init, n_params(layers),
+                                                                        "init")
     scipy_result = None
     start = time.perf_counter()
     try:
