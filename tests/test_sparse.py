@@ -67,6 +67,7 @@ def test_gradient_check_of_sparse_input(method):
     np.testing.assert_allclose(sparse.numerical, dense.numerical, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.jit
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_forward_pass_gives_the_dense_bits(digits, dtype):
     """The sparse first layer adds each row's products in the dense pass's order."""
@@ -170,6 +171,7 @@ def test_training_on_sparse_input_matches_dense(dtype):
     assert sparse.cost <= sparse.costs[0]
 
 
+@pytest.mark.jit
 @pytest.mark.parametrize("layers", [(4000, 25, 10), (4000, 80, 10)])
 def test_peak_memory_does_not_scale_with_the_dense_size(layers):
     """A 40 000 x 4000 CSR at 0.25 % (1.3 GB dense): a call's peak memory (the process's
