@@ -7,7 +7,7 @@ Without scikit-learn, ``import fastnn`` and everything else work; making a
 import numpy as np
 
 from .layout import unpack
-from .network import predict_proba
+from .network import predict_proba, prepare
 from .train import stratified_split, train
 
 try:
@@ -43,13 +43,12 @@ class _EarlyStopping:
     iterations. Keeps every score and the best parameters."""
 
     def __init__(self, layers, X, y, tol, patience, dtype):
-        self.layers, self.X, self.y, self.dtype = layers, X, y, dtype
+        self.held = prepare(layers, X, y, dtype)  # validated once, not every iteration
         self.tol, self.patience = tol, patience
         self.scores, self.best, self.best_params, self.stale = [], -np.inf, None, 0
 
     def __call__(self, state):
-        proba = predict_proba(state.x, self.layers, self.X, dtype=self.dtype)
-        score = float(np.mean(proba.argmax(axis=1) == self.y))
+        score = float(np.mean(self.held.labels(state.x) == self.held.y))
         self.scores.append(score)
         if score > self.best + self.tol:
             self.best, self.best_params, self.stale = score, state.x.copy(), 0
