@@ -84,7 +84,7 @@ def cmd_train(args):
     if y is None:
         raise ValueError(f"{source}: training needs labels (an array named y, or --labels)")
     progress = not args.quiet and sys.stderr.isatty()
-    X, y = X if hasattr(X, "tocsr") else np.asarray(X), _labels(y)
+    y = _labels(y)  # X as loaded: an array, or a scipy.sparse matrix (train reads either)
     result = train(X, y, hidden=tuple(args.hidden), lam=args.lam, method=args.method,
                    maxiter=args.maxiter, seed=args.seed, dtype=args.dtype,
                    validation=args.validation or None, progress=progress)
