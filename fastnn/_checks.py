@@ -6,6 +6,7 @@ the input is not already in that form (inputs are never modified).
 """
 
 import numbers
+import sys
 import operator
 
 import numpy as np
@@ -84,7 +85,13 @@ def check_params(params, size, name="params"):
 
 def check_X(X, n_features=None, dtype=np.float64):
     """Return X as a C-contiguous (m, n_features) array of dtype (any width for None) or, for
-    a scipy.sparse matrix or array, as ``kernels.CsrRows`` of dtype; m >= 1, all finite."""
+    a scipy.sparse matrix or array, as ``kernels.CsrRows`` of dtype; m >= 1, all finite. A
+    dask array is checked by its shape, chunks and dtype alone and returned as it is (its
+    blocks are checked where they are prepared: :mod:`fastnn.dask`)."""
+    if is_dask(X):
+        from .dask import check_dask_X
+
+        return check_dask_X(X, n_features)
     if _is_sparse(X):
         return _check_sparse_X(X, n_features, dtype)
     arr = _real_array(X, "X")
@@ -106,6 +113,12 @@ def _check_X_shape(shape, n_features):
     if n_features is not None and shape[1] != n_features:
         raise ValueError(f"X must have {n_features} features (columns) to match layers[0], "
                          f"got {shape[1]}")
+
+
+def is_dask(a):
+    """A dask array (told without importing dask: a user with one has imported it)."""
+    array = sys.modules.get("dask.array")
+    return array is not None and isinstance(a, array.Array)
 
 
 def _is_sparse(a):
@@ -145,7 +158,8 @@ def sparse_rows(csr, dtype):
 
 
 def take_rows(X, index):
-    """The rows ``index`` of a dense X or ``CsrRows`` (copies), in the same form."""
+    """The rows ``index`` of a dense X or ``CsrRows`` (copies) or a dask X (lazily), in the
+    same form."""
     if not hasattr(X, "indptr"):
         return X[index]
     import scipy.sparse

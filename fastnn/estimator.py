@@ -6,8 +6,9 @@ Without scikit-learn, ``import fastnn`` and everything else work; making a
 
 import numpy as np
 
+from ._checks import check_X, is_dask
 from .layout import unpack
-from .network import predict_proba, prepare
+from .network import predict_proba, prepare_rows
 from .train import stratified_split, train
 
 try:
@@ -37,13 +38,18 @@ def _missing(y):
                      for v in y], bool)
 
 
+def _in_memory(y):
+    """Labels as a numpy array (a dask y computed: labels are 8 bytes a row)."""
+    return np.asarray(y.compute() if is_dask(y) else y)
+
+
 class _EarlyStopping:
     """The training callback of ``early_stopping``: accuracy on the held-out rows after every
     iteration; StopIteration once it has not risen by more than tol for n_iter_no_change
     iterations. Keeps every score and the best parameters."""
 
     def __init__(self, layers, X, y, tol, patience, dtype):
-        self.held = prepare(layers, X, y, dtype)  # validated once, not every iteration
+        self.held = prepare_rows(layers, X, y, dtype)  # validated once, not every iteration
         self.tol, self.patience = tol, patience
         self.scores, self.best, self.best_params, self.stale = [], -np.inf, None, 0
 
@@ -107,11 +113,15 @@ class NeuralNetClassifier(*_BASES):
         return tags
 
     def fit(self, X, y):
-        """Train on X ``(m, n)`` (dense, scipy.sparse or a DataFrame) and labels y ``(m,)``."""
+        """Train on X ``(m, n)`` (dense, scipy.sparse, a DataFrame or a dask array chunked by
+        rows, trained on its workers) and labels y ``(m,)``."""
         if y is not None and _missing(np.asarray(y)).any():
             raise ValueError("y holds missing labels (NaN, None or NA): drop those rows or "
                              "give them a label")
-        X, y = validate_data(self, X, y, **_X_FORMAT)
+        if is_dask(X):  # checked block by block where it is prepared (fastnn.dask)
+            X, y = self._checked_X(X, reset=True), _in_memory(y)
+        else:
+            X, y = validate_data(self, X, y, **_X_FORMAT)
         check_classification_targets(y)
         classes, codes = np.unique(y, return_inverse=True)
         codes = codes.ravel()
@@ -157,8 +167,18 @@ class NeuralNetClassifier(*_BASES):
         """Class probabilities ``(m, n_classes)``: each row's independent output sigmoids
         scaled to sum to 1 (:func:`fastnn.predict_proba`)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, **_X_FORMAT)
-        return predict_proba(self.params_, self.layers_, X, dtype=self.dtype)
+        return predict_proba(self.params_, self.layers_, self._checked_X(X, reset=False),
+                             dtype=self.dtype)
+
+    def _checked_X(self, X, reset):
+        """X validated as scikit-learn does; a dask X by its shape alone (lazily)."""
+        if not is_dask(X):
+            return validate_data(self, X, reset=reset, **_X_FORMAT)
+        X = check_X(X, None if reset else self.n_features_in_)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            self.__dict__.pop("feature_names_in_", None)
+        return X
 
     def predict_log_proba(self, X):
         """The log of ``predict_proba`` (as MLPClassifier's)."""
@@ -166,5 +186,7 @@ class NeuralNetClassifier(*_BASES):
 
     def predict(self, X):
         """The most probable class of each row of X."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
+        codes = self.predict_proba(X).argmax(axis=1)
+        if is_dask(codes):  # lazily, block by block
+            return codes.map_blocks(self.classes_.take, dtype=self.classes_.dtype)
+        return self.classes_[codes]

@@ -6,16 +6,19 @@ labels y are integers in ``0..K-1`` with ``K = sL``; ``params`` is the flat row-
 
 Every entry point validates and converts through :func:`prepare`, once, then calls the
 kernels on the :class:`Prepared` inputs, through the plan :func:`choose_plan` picks for them.
+On a dask X, :func:`outputs`, :func:`predict_proba` and :func:`predict` return dask arrays
+(each row block computed when asked for) and :func:`prepare_rows` gives :mod:`fastnn.dask`'s
+``Blocks``.
 """
 
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, wraps
 
 import numpy as np
 
 from . import kernels
 from ._checks import (check_dtype, check_in_dtype, check_lam, check_layers, check_params,
-                      check_X, check_y, take_rows)
+                      check_X, check_y, is_dask)
 from .layout import n_params, weight_mask
 
 WIDE = 64  # a hidden layer of this many units or more: the BLAS plan, whatever the data
@@ -61,11 +64,6 @@ class Prepared:
         """The layer sizes as the kernels take them: an int64 array."""
         return np.array(self.layers, np.int64)
 
-    def rows(self, index):
-        """The rows ``index`` of X and y (copies)."""
-        return replace(self, X=take_rows(self.X, index),
-                       y=None if self.y is None else self.y[index])
-
     def forward(self, params, pre_cols, act_cols):
         """``States``: the last pre_cols columns of z and act_cols of sigma(z) of every row
         (``kernels.forward_states``) at float64 params."""
@@ -80,45 +78,78 @@ class Prepared:
         equals, as ``np.argmax``)."""
         return kernels.argmax_rows(self.forward(params, 0, self.layers[-1]).act)
 
-    def cost_grad(self, params, lam, lists):
-        """(J, grad) at float64 params. ``lists``: X's non-zero columns by blocks of rows
-        (``kernels.nonzero_columns``), or ``kernels.search_each_group()``; unused by "blas"."""
+    def sums(self, params, lists):
+        """(loss, grad): the cross-entropy and its gradient (float64, shaped like params)
+        summed over the rows, at float64 params. ``lists``: X's non-zero columns by blocks of
+        rows (``kernels.nonzero_columns``), or ``kernels.search_each_group()``; unused by
+        "blas"."""
         w = check_in_dtype(params, self.dtype)
         if self.plan == "blas":
-            loss, grad = kernels.tiled_cost_grad_sums(self.X, self.y, w, self.sizes,
-                                                      kernels.COST_GRAD_TILE)
-        else:
-            loss, grad = kernels.cost_grad_sums(self.X, self.y, w, self.sizes, lists)
-        weights = params * weight_mask(self.layers)
-        # np.sum, not np.dot: a BLAS call here would wake BLAS threads that then spin against
-        # Numba's threads (measured: 2-3x slower evaluations on 2 cores).
-        with np.errstate(over="ignore"):  # a huge lam may overflow J: training stops on it
-            J = loss / self.X.shape[0] + lam / (2 * self.X.shape[0]) * np.sum(weights * weights)
-            return float(J), self._averaged(grad, lam, weights)
+            return kernels.tiled_cost_grad_sums(self.X, self.y, w, self.sizes,
+                                                kernels.COST_GRAD_TILE)
+        return kernels.cost_grad_sums(self.X, self.y, w, self.sizes, lists)
+
+    def hessp_sums(self, params, v, lists):
+        """The Hessian of the summed loss at params times v, ``lists`` as in :meth:`sums`."""
+        return kernels.hessp_sums(self.X, self.y, check_in_dtype(params, self.dtype),
+                                  check_in_dtype(v, self.dtype, "v"), self.sizes, lists)
+
+    def cost_grad(self, params, lam, lists):
+        """(J, grad) at float64 params, ``lists`` as in :meth:`sums`."""
+        return regularised(*self.sums(params, lists), params, lam, self.layers, self.X.shape[0])
 
     def hessp(self, params, v, lam, lists):
-        """Hessian of J at params times v, ``lists`` as in :meth:`cost_grad`."""
-        hv = kernels.hessp_sums(self.X, self.y, check_in_dtype(params, self.dtype),
-                                check_in_dtype(v, self.dtype, "v"), self.sizes, lists)
-        return self._averaged(hv, lam, v * weight_mask(self.layers))
+        """Hessian of J at params times v, ``lists`` as in :meth:`sums`."""
+        return averaged(self.hessp_sums(params, v, lists), lam, v * weight_mask(self.layers),
+                        self.X.shape[0])
 
-    def _averaged(self, total, lam, weights):
-        """A sum over the rows (of gradients, of Hessian products) as a mean, plus the L2
-        term's (lam / m) * weights; in place."""
-        total /= self.X.shape[0]
-        total += (lam / self.X.shape[0]) * weights
-        return total
+    def objective(self, lam):
+        """An :class:`Objective` on these rows (kept as they are, no copy)."""
+        return Objective.prepared(self, lam)
+
+
+def regularised(loss, grad, params, lam, layers, m):
+    """(J, grad) from the loss and gradient summed over m rows: their means plus the L2 term
+    (biases excluded); grad is scaled in place."""
+    weights = params * weight_mask(layers)
+    # np.sum, not np.dot: a BLAS call here would wake BLAS threads that then spin against
+    # Numba's threads (measured: 2-3x slower evaluations on 2 cores).
+    with np.errstate(over="ignore"):  # a huge lam may overflow J: training stops on it
+        J = loss / m + lam / (2 * m) * np.sum(weights * weights)
+        return float(J), averaged(grad, lam, weights, m)
+
+
+def averaged(total, lam, weights, m):
+    """A sum over m rows (of gradients, of Hessian products) as a mean, plus the L2 term's
+    (lam / m) * weights; in place."""
+    total /= m
+    total += (lam / m) * weights
+    return total
 
 
 def prepare(layers, X, y=None, dtype=np.float64):
     """Validate and convert in the order errors are reported: layers, dtype, X, y."""
     layers, dtype = check_layers(layers), check_dtype(dtype)
+    if is_dask(X):
+        raise TypeError("X is a dask array: its cost and gradient are fastnn.dask.Objective's "
+                        "(train, predict, predict_proba, outputs and NeuralNetClassifier take "
+                        "dask arrays too)")
     X = check_X(X, layers[0], dtype)
     return Prepared(layers, X, None if y is None else check_y(y, X.shape[0], layers[-1]), dtype,
                     choose_plan(layers))
 
 
-def _shares_memory(prepared, X):
+def prepare_rows(layers, X, y, dtype=np.float64):
+    """Rows with labels: :func:`prepare`'s, or for a dask X :class:`fastnn.dask.Blocks`,
+    prepared on its workers."""
+    if is_dask(X):
+        from .dask import Blocks
+
+        return Blocks(check_layers(layers), X, y, check_dtype(dtype))
+    return prepare(layers, X, y, dtype)
+
+
+def shares_memory(prepared, X):
     """Whether the prepared X (an array or ``CsrRows``) may share memory with the caller's X."""
     if not isinstance(prepared, kernels.CsrRows):
         return np.may_share_memory(prepared, X)
@@ -155,7 +186,7 @@ class Objective:
 
     def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
         data = prepare(layers, X, y, dtype)
-        if _shares_memory(data.X, X):  # y is always converted, so already a copy
+        if shares_memory(data.X, X):  # y is always converted, so already a copy
             data = replace(data, X=data.X.copy())
         self._start(data, check_lam(lam))
 
@@ -194,6 +225,19 @@ class Objective:
         v = check_params(v, self.n_params, name="v")
         return self.data.hessp(params, v, self.lam, self._lists)
 
+    def sums(self, params):
+        """(loss, grad) summed over the rows at checked params, unscaled and without the L2
+        term: one row block's share of a larger sum (:mod:`fastnn.dask`)."""
+        return self.data.sums(params, self._lists)
+
+    def hessp_sums(self, params, v):
+        """The Hessian of the summed loss times v at checked params (as :meth:`sums`)."""
+        return self.data.hessp_sums(params, v, self._lists)
+
+    def labels(self, params):
+        """Predicted labels of the rows at checked params (:meth:`Prepared.labels`)."""
+        return self.data.labels(params)
+
 
 def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
     """Regularised cross-entropy J and its gradient: the drop-in for ``minimize(..., jac=True)``.
@@ -213,6 +257,20 @@ def _prepared_with_params(params, layers, X, dtype):
     return data, check_params(params, n_params(data.layers))
 
 
+def _lazy_on_dask(function):
+    """function(params, layers, X, dtype) as it is, or lazily on each row block of a dask X
+    (a dask array: :func:`fastnn.dask.map_rows`)."""
+    @wraps(function)
+    def on_any_X(params, layers, X, dtype=np.float64):
+        if is_dask(X):
+            from .dask import map_rows
+
+            return map_rows(on_any_X, params, layers, X, dtype)  # importable: picklable
+        return function(params, layers, X, dtype)
+    return on_any_X
+
+
+@_lazy_on_dask
 def outputs(params, layers, X, dtype=np.float64):
     """Output activations ``(m, K)`` of dtype: K independent sigmoids per row, each in [0, 1];
     rows need not sum to 1 (:func:`predict_proba` scales them to)."""
@@ -220,6 +278,7 @@ def outputs(params, layers, X, dtype=np.float64):
     return data.forward(params, 0, data.layers[-1]).act
 
 
+@_lazy_on_dask
 def predict_proba(params, layers, X, dtype=np.float64):
     """Class probabilities ``(m, K)`` float64: each row's output sigmoids scaled to sum to 1,
     p_k = sigma(z_k) / sum_j sigma(z_j), computed from log sigma(z) so that rows whose
@@ -231,6 +290,7 @@ def predict_proba(params, layers, X, dtype=np.float64):
     return p / p.sum(axis=1, keepdims=True)
 
 
+@_lazy_on_dask
 def predict(params, layers, X, dtype=np.float64):
     """Predicted labels ``(m,)`` int64 in 0..K-1: the most active output unit of each row."""
     data, params = _prepared_with_params(params, layers, X, dtype)

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from ._checks import (check_dtype, check_hidden, check_lam, check_params, check_positive,
-                      check_seed, check_X, check_y)
+                      check_seed, check_X, check_y, is_dask, take_rows)
 from ._threads import thread_limits
 from .layout import init_params, n_params
-from .network import Objective, Prepared, prepare
+from .network import Prepared, prepare_rows
 
 if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports it
     from scipy.optimize import OptimizeResult
@@ -124,15 +124,25 @@ def stratified_split(y, fraction, seed):
     return np.setdiff1d(np.arange(y.size), held), held
 
 
-def _split(data, validation, seed):
+def _split(layers, X, y, dtype, validation, seed):
     """``(fit, held, held_rows)``: the data to fit, the validation data (or None) and, for a
-    validation fraction, the rows of data it holds."""
-    if validation is None:
-        return data, None, None
-    if isinstance(validation, tuple):
-        return data, prepare(data.layers, *validation, dtype=data.dtype), None
-    fit_rows, held_rows = stratified_split(data.y, validation, seed)
-    return data.rows(fit_rows), data.rows(held_rows), held_rows
+    validation fraction, the rows of X it holds. X and y as checked by :func:`train`."""
+    if validation is None or isinstance(validation, tuple):
+        held = None if validation is None else prepare_rows(layers, *validation, dtype)
+        return _kernel_form(layers, X, y, dtype), held, None
+    fit_rows, held_rows = stratified_split(y, validation, seed)
+    return (_kernel_form(layers, take_rows(X, fit_rows), y[fit_rows], dtype),
+            _kernel_form(layers, take_rows(X, held_rows), y[held_rows], dtype), held_rows)
+
+
+def _kernel_form(layers, X, y, dtype):
+    """Checked rows as the kernels take them: ``Prepared`` in memory, dask ``Blocks``
+    prepared on the workers for a dask X."""
+    if is_dask(X):
+        from .dask import Blocks
+
+        return Blocks(layers, X, y, dtype)
+    return Prepared(layers, X, y, dtype)
 
 
 def _accuracy(params, data):
@@ -168,8 +178,8 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
 
     Parameters
     ----------
-    X : (m, n) real array, or a scipy.sparse matrix (read as CSR). y : (m,) integer labels
-        0..K-1.
+    X : (m, n) real array, a scipy.sparse matrix (read as CSR) or a dask array chunked by
+        rows (trained on its workers: :mod:`fastnn.dask`). y : (m,) integer labels 0..K-1.
     hidden : hidden layer sizes; the network is ``(n, *hidden, K)``.
     n_classes : K, the output units; default max(y) + 1.
     lam : L2 strength (biases not regularised).
@@ -203,17 +213,21 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     if method == "gd":
         learning_rate = check_positive(learning_rate, "learning_rate")
     X = check_X(X, dtype=dtype)
-    y = check_y(y, X.shape[0], None if n_classes is None else operator.index(n_classes))
+    classes = None if n_classes is None else operator.index(n_classes)
+    if is_dask(X):
+        from .dask import check_labels
+
+        y = check_labels(y, X, classes)
+    else:
+        y = check_y(y, X.shape[0], classes)
     if y.max() >= MAX_CLASSES:
         raise ValueError(f"y holds the label {y.max()}: train makes one output unit per label "
                          f"0..max(y), at most {MAX_CLASSES}; relabel the classes as 0..K-1 "
                          "(np.unique(y, return_inverse=True)) or use NeuralNetClassifier, "
                          "which takes any labels")
-    K = int(y.max()) + 1 if n_classes is None else operator.index(n_classes)
-    data = Prepared((int(X.shape[1]), *hidden, K), X, y, dtype)
-    fit, held, held_rows = _split(data, validation, seed)
-    objective = Objective.prepared(fit, lam)  # X validated once, not copied again
-    layers = data.layers
+    layers = (int(X.shape[1]), *hidden, int(y.max()) + 1 if classes is None else classes)
+    fit, held, held_rows = _split(layers, X, y, dtype, validation, seed)
+    objective = fit.objective(lam)  # X validated once, not copied again
     tracker = _Tracker(objective, f"lam = {lam:g}" + (f", learning_rate = {learning_rate:g}"
                                                        if method == "gd" else ""))
     costs = []

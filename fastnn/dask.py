@@ -1,0 +1,328 @@
+"""Dask arrays: training and prediction on row blocks kept where they were prepared.
+
+X is a dask array ``(m, s1)`` cut into blocks of rows, each block holding all s1 columns
+(numpy or scipy.sparse chunks); y holds the labels: a dask array with X's row chunks or an
+in-memory vector (labels are 8 bytes a row: they are gathered into this process once).
+
+Each block is validated, converted and its non-zero columns found once, as
+:class:`fastnn.Objective` does for an in-memory X, on a worker of the active
+``distributed.Client`` (with no client: in this process, read by dask's default scheduler),
+and kept there. An evaluation sends the parameters to every worker once, gets back one
+(loss sum, gradient sum) per block and adds them in block order, so it gives the same bits
+for any number of workers (the kernels' own sums depend on the rows alone, not on threads).
+A worker that dies takes its blocks with it: the scheduler prepares them again from their
+source on another worker, and the evaluation completes with the same result.
+
+X chunked across columns is refused rather than rechunked: joining column chunks moves all
+of X between workers, a cost to pay once (``X = X.rechunk({1: -1})``), not on every fit.
+
+For X on disk: ``dask.array.from_zarr``, or :func:`from_npy` for an ``.npy`` file (each
+block read from the file on the worker that computes it).
+
+Needs ``pip install 'fastnn[dask]'`` (dask and distributed).
+"""
+
+import asyncio
+import dataclasses
+import functools
+import operator
+import os
+
+import numba
+import numpy as np
+
+try:
+    import dask
+    import dask.array
+    import distributed
+    from dask.sizeof import sizeof
+except ImportError as err:
+    raise ImportError("fastnn.dask needs dask and distributed: pip install 'fastnn[dask]'") from err
+
+from . import network
+from ._checks import (_check_X_shape, check_dtype, check_lam, check_layers, check_params,
+                      check_X, check_y, is_dask)
+from .layout import n_params, weight_mask
+
+
+def check_dask_X(X, n_features=None):
+    """A dask X checked by its metadata: 2-D, real, known row chunks, all columns in each
+    block, ``n_features`` columns where given. Returned as it is."""
+    if X.dtype.kind not in "iuf":
+        raise TypeError(f"X must hold real numbers, got a dask array of dtype {X.dtype}")
+    if X.ndim == 2 and np.isnan(X.shape[0]):
+        raise ValueError("X's row chunks are unknown (nan): call X.compute_chunk_sizes() first")
+    _check_X_shape(X.shape, n_features)
+    if len(X.chunks[1]) > 1:
+        raise ValueError(f"X is chunked across columns: its block (0, 1) holds columns "
+                         f"{X.chunks[1][0]}..{X.chunks[1][0] + X.chunks[1][1] - 1} of "
+                         f"{X.shape[1]}; each block of rows must hold all columns. Rechunk "
+                         "once with X = X.rechunk({1: -1})")
+    return X
+
+
+def _bounds(X):
+    """The blocks' first rows and m: ``(n_blocks + 1,)`` int64."""
+    return np.concatenate([[0], np.cumsum(X.chunks[0], dtype=np.int64)])
+
+
+def _where(bounds, b, name="X"):
+    return f"{name} block {b} (rows {bounds[b]}..{bounds[b + 1] - 1})"
+
+
+def check_labels(y, X, n_classes=None):
+    """y for a dask X as an ``(m,)`` int64 vector in this process: a dask y must have X's row
+    chunks; labels must lie in 0..n_classes-1 (any >= 0 for None), an error naming the first
+    block at fault."""
+    bounds = _bounds(X)
+    if is_dask(y):
+        if y.ndim != 1 or y.chunks[0] != X.chunks[0]:
+            raise ValueError(f"y must be a 1-D dask array with X's row chunks {X.chunks[0]}, "
+                             f"got shape {y.shape} in chunks {y.chunks}")
+        y = y.compute()
+    try:
+        return check_y(y, int(bounds[-1]), n_classes)
+    except (TypeError, ValueError):
+        labels = np.asarray(y)
+        if labels.shape != (bounds[-1],):  # not a matter of one block
+            raise
+        for b in range(bounds.shape[0] - 1):
+            try:
+                check_y(labels[bounds[b]:bounds[b + 1]], int(bounds[b + 1] - bounds[b]),
+                        n_classes)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"{_where(bounds, b, 'y')}: {err}") from None
+        raise
+
+
+def _prepare(x, y, layers, dtype, where):
+    """A block as an in-memory :class:`fastnn.Objective` of its own (its own copy of the rows),
+    errors naming the block."""
+    try:
+        X = check_X(x, layers[0], dtype)
+        data = network.Prepared(layers, X, check_y(y, X.shape[0], layers[-1]), dtype,
+                                network.choose_plan(layers))
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"{where}: {err}") from None
+    if network.shares_memory(data.X, x):  # the block may be a view of the user's array
+        data = dataclasses.replace(data, X=data.X.copy())
+    return network.Objective.prepared(data, 0.0)
+
+
+@sizeof.register(network.Objective)
+def _sizeof_block(block):
+    """What a prepared block holds, so that workers spill blocks to disk when memory is short."""
+    return sizeof(block.data.X) + sizeof(block.data.y) + sizeof(tuple(block._lists[:2]))
+
+
+def _run(block, method, vectors, threads=None):
+    """method(block, *vectors), in a dask worker's thread on ``threads`` Numba threads (by
+    default as many as the worker runs tasks at once, its ``threads_per_worker``). Off a
+    worker (dask's default scheduler, in this process) the caller's setting stays."""
+    if threads is None:
+        try:
+            threads = distributed.get_worker().state.nthreads
+        except ValueError:
+            return method(block, *vectors)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # this thread's own
+    return method(block, *vectors)
+
+
+async def _run_held(keys, method, vectors, dask_worker):
+    """On a worker (``Client.run``): method on each block of ``keys`` that it holds, in its
+    task threads: ``{key: result}``. Blocks in memory go first and each spilled one is read
+    back only when its turn comes, so an evaluation reads from disk just the blocks that do
+    not fit (the whole cycle would, in a fixed order, under the spill's LRU)."""
+    data = dask_worker.data
+    in_memory = getattr(data, "fast", data)  # a SpillBuffer's memory side
+    held = sorted((key for key in keys if key in data), key=lambda key: key not in in_memory)
+    threads = dask_worker.state.nthreads
+
+    def each():
+        return {key: _run(data[key], method, vectors, threads) for key in held}
+    return await asyncio.get_running_loop().run_in_executor(dask_worker.executors["default"],
+                                                            each)
+
+
+def _active_client():
+    """The ``distributed.Client`` in use (the default one, if still running), else None."""
+    try:
+        client = distributed.default_client()
+    except ValueError:
+        return None
+    return client if client.status == "running" else None
+
+
+class Blocks:
+    """Rows with labels on dask, prepared once: :class:`fastnn.network.Prepared`'s twin.
+
+    ``layers``, ``dtype``; ``y`` the ``(m,)`` int64 labels (in this process); ``source`` the
+    dask X; ``bounds`` each block's first row, then m. With a ``distributed.Client`` active
+    when made, the blocks stay on its workers (held as futures); else in this process.
+    """
+
+    def __init__(self, layers, X, y, dtype):
+        self.layers, self.dtype = layers, dtype
+        self.source = check_dask_X(X, layers[0])
+        self.y = check_labels(y, X, layers[-1])
+        self.bounds = _bounds(X)
+        # the labels travel in the task graph (the scheduler keeps them, to prepare a lost
+        # block again), as the smallest integers that hold them: 1 byte a row for <= 256 classes
+        labels = self.y.astype(np.min_scalar_type(layers[-1] - 1))
+        tasks = [dask.delayed(_prepare, pure=True)(x, labels[lo:hi], layers, dtype,
+                                                   _where(self.bounds, b))
+                 for b, (x, lo, hi) in enumerate(zip(X.to_delayed().ravel(), self.bounds[:-1],
+                                                     self.bounds[1:])) if hi > lo]
+        self._client = _active_client()
+        if self._client is None:
+            self._blocks = list(dask.compute(*tasks))
+        else:
+            self._blocks = self._client.compute(tasks)
+            distributed.wait(self._blocks)
+            for future in self._blocks:  # the first block at fault raises its own error
+                if future.status == "error":
+                    future.result()
+
+    @property
+    def m(self):
+        return int(self.bounds[-1])
+
+    def __repr__(self):
+        return (f"Blocks(layers={self.layers}, m={self.m}, blocks={len(self._blocks)}, "
+                f"dtype={np.dtype(self.dtype).name}, on={'workers' if self._client else 'here'})")
+
+    def _each(self, method, *vectors):
+        """``method(block, *vectors)`` for every block, in block order. With a client: one
+        message to every worker, each running the method on the blocks it holds (no task
+        bookkeeping: a few milliseconds); blocks that no worker answered for (a worker died,
+        or the block is being recomputed) then go through tasks, which the scheduler runs
+        where it prepares them again."""
+        if self._client is None:
+            return [_run(block, method, vectors) for block in self._blocks]
+        keys = [future.key for future in self._blocks]
+        found = {}
+        for results in self._client.run(_run_held, keys, method, vectors,
+                                        on_error="ignore").values():
+            found.update(results)
+        missing = [future for future in self._blocks if future.key not in found]
+        if missing:
+            found.update(zip((future.key for future in missing), self._client.gather(
+                self._client.map(_run, missing, method=method, vectors=vectors, pure=False))))
+        return [found[key] for key in keys]
+
+    def sums(self, params):
+        """(loss, grad) summed over all rows at checked params: the blocks' in block order."""
+        parts = self._each(network.Objective.sums, params)
+        return sum(loss for loss, _ in parts), _in_order([grad for _, grad in parts])
+
+    def cost_grad(self, params, lam):
+        return network.regularised(*self.sums(params), params, lam, self.layers, self.m)
+
+    def hessp(self, params, v, lam):
+        hv = _in_order(self._each(network.Objective.hessp_sums, params, v))
+        return network.averaged(hv, lam, v * weight_mask(self.layers), self.m)
+
+    def labels(self, params):
+        """Predicted labels ``(m,)`` at checked params, gathered into this process."""
+        return np.concatenate(self._each(network.Objective.labels, params))
+
+    def objective(self, lam):
+        return Objective.prepared(self, lam)
+
+
+def _in_order(parts):
+    """The float64 sum of the arrays ``parts``, added first to last."""
+    total = np.array(parts[0], dtype=np.float64)
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+class Objective:
+    """Cost and gradient on the rows of a dask X: :class:`fastnn.Objective` for data that
+    lives on dask.
+
+    ``Objective(layers, X, y, lam)(params) -> (J, grad)`` and ``.hessp(params, v)``, with the
+    meaning and types of :class:`fastnn.Objective` and equal to it on the same rows (to
+    rounding: the blocks' sums are added in block order). X's blocks are prepared when it is
+    made, so bad input is reported then, naming the block.
+    """
+
+    def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
+        layers, dtype = check_layers(layers), check_dtype(dtype)
+        self._start(Blocks(layers, X, y, dtype), check_lam(lam))
+
+    @classmethod
+    def prepared(cls, data, lam):
+        """An Objective on :class:`Blocks` already prepared."""
+        objective = cls.__new__(cls)
+        objective._start(data, check_lam(lam))
+        return objective
+
+    def _start(self, data, lam):
+        self.data, self.lam = data, lam
+        self.layers, self.dtype, self.n_params = data.layers, data.dtype, n_params(data.layers)
+
+    def __repr__(self):
+        return (f"fastnn.dask.Objective(layers={self.layers}, m={self.data.m}, lam={self.lam}, "
+                f"dtype={np.dtype(self.dtype).name}, blocks={len(self.data._blocks)})")
+
+    def __call__(self, params):
+        return self.data.cost_grad(check_params(params, self.n_params), self.lam)
+
+    def hessp(self, params, v):
+        """Exact Hessian of J at params times v, ``(n_params,)`` float64."""
+        params = check_params(params, self.n_params)
+        return self.data.hessp(params, check_params(v, self.n_params, name="v"), self.lam)
+
+
+def map_rows(function, params, layers, X, dtype):
+    """``function(params, layers, block, dtype)`` on each row block of a dask X, lazily: a
+    dask array with X's row chunks. Bad input in a block raises at compute time, naming it."""
+    layers, dtype = check_layers(layers), check_dtype(dtype)
+    X = check_dask_X(X, layers[0])
+    params = check_params(params, n_params(layers))
+    like = function(params, layers, np.zeros((1, layers[0])), dtype)  # the output's form
+    per_block = functools.partial(_rows, function, params, layers, dtype, _bounds(X))
+    if like.ndim == 1:
+        return X.map_blocks(per_block, drop_axis=1, dtype=like.dtype,
+                            meta=np.empty(0, like.dtype))
+    return X.map_blocks(per_block, chunks=(X.chunks[0], like.shape[1:]), dtype=like.dtype,
+                        meta=np.empty((0, like.shape[1]), like.dtype))
+
+
+def _rows(function, params, layers, dtype, bounds, x, block_info=None):
+    try:
+        return function(params, layers, x, dtype)
+    except (TypeError, ValueError) as err:
+        b = block_info[0]["chunk-location"][0] if block_info else None
+        raise type(err)(f"{_where(bounds, b) if b is not None else 'X block'}: {err}") from None
+
+
+class _NpyRows:
+    """The rows of a ``.npy`` file, read when indexed (through a memory map, copied out):
+    pickles as its path, so that workers read the file themselves."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        array = np.load(self.path, mmap_mode="r")
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, index):
+        return np.array(np.load(self.path, mmap_mode="r")[index])
+
+    def __dask_tokenize__(self):
+        stat = os.stat(self.path)
+        return self.path, stat.st_size, stat.st_mtime_ns
+
+
+def from_npy(path, rows_per_block):
+    """A 2-D ``.npy`` file as a dask array of blocks of ``rows_per_block`` rows (all columns),
+    each read from the file where it is computed: for X larger than memory. The file must be
+    readable at the same path on every worker."""
+    rows = _NpyRows(path)
+    if rows.ndim != 2:
+        raise ValueError(f"{path}: from_npy reads a 2-D array (rows, features), got "
+                         f"{rows.ndim}-D")
+    return dask.array.from_array(rows, chunks=(operator.index(rows_per_block), -1),
+                                 meta=np.empty((0, 0), rows.dtype))
