@@ -90,6 +90,24 @@ def digits():
     return fastnn.load_digits()
 
 
+def interrupt_training(proc, started_within):
+    """SIGINT to a training process once it prints "started" (and half a second more); the
+    JSON of its last line, checked as what an interrupted training returns: the best result
+    so far (``cost`` its cost, ``J`` recomputed, ``best`` the least cost seen)."""
+    import json
+    import signal
+    import time
+
+    wait_for_line(proc, "started", timeout=started_within)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    r = json.loads(out.splitlines()[-1])
+    assert r["stopped"] == "interrupted" and r["n_iter"] > 2
+    assert r["cost"] == pytest.approx(r["J"], rel=1e-12) and r["cost"] <= r["best"] + 1e-12
+
+
 def wait_for_line(proc, text, timeout):
     """Read proc's stdout until a line holding text; fail after timeout seconds."""
     import select

@@ -1,10 +1,7 @@
 """Training: every method, validation splits, callbacks, faults, the lambda sweep."""
 
-import json
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ import pytest
 import fastnn
 from fastnn import network
 from fastnn.train import GRADIENT_METHODS
-from conftest import wait_for_line
+from conftest import interrupt_training
 
 
 @pytest.fixture(scope="module")
@@ -183,14 +180,7 @@ def test_a_real_ctrl_c_returns_the_best_result_so_far(method):
     """SIGINT to a training process lands wherever it lands (often inside a kernel)."""
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED, method], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    wait_for_line(proc, "started", timeout=300)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    r = json.loads(out.splitlines()[-1])
-    assert r["stopped"] == "interrupted" and r["n_iter"] > 2
-    assert r["cost"] == pytest.approx(r["J"], rel=1e-12) and r["cost"] <= r["best"] + 1e-12
+    interrupt_training(proc, started_within=300)
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
