@@ -3,8 +3,9 @@ and ratios per group.
 
     python bench/report.py bench/test_*_bench.json
 
-In each group the ratio is the numpy reference's median over the row's median (how many times
-faster than numpy), so figures from one run are compared only with each other. Where a
+In each group the ratio is the baseline's median over the row's median (how many times faster
+than it), so figures from one run are compared only with each other. The baseline is numpy's
+reference where the group has it, else fastnn in memory, else fastnn on one dask worker. Where a
 benchmark records ``compare_s`` in its extra_info (a time extrapolated to the same work), that
 is compared instead of the median.
 """
@@ -13,7 +14,7 @@ import json
 import sys
 from collections import defaultdict
 
-BASELINE = "numpy"
+BASELINES = ("numpy", "fastnn", "fastnn-dask 1x1")
 
 
 def impl_of(bench):
@@ -40,8 +41,9 @@ def render(data):
         groups[bench["group"]].append(bench)
     lines = []
     for group, benches in groups.items():
-        base = [compared(b) for b in benches if impl_of(b) == BASELINE]
-        lines += [f"**{group}**", "", "| implementation | median | vs numpy | notes |",
+        name = next((n for n in BASELINES if any(impl_of(b) == n for b in benches)), None)
+        base = [compared(b) for b in benches if impl_of(b) == name]
+        lines += [f"**{group}**", "", f"| implementation | median | vs {name} | notes |",
                   "|---|---:|---:|---|"]
         for b in sorted(benches, key=lambda b: b["stats"]["median"]):
             median = b["stats"]["median"]
