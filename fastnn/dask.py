@@ -156,14 +156,14 @@ def _active_client():
 class Blocks:
     """Rows with labels on dask, prepared once: :class:`fastnn.network.Prepared`'s twin.
 
-    ``layers``, ``dtype``; ``y`` the ``(m,)`` int64 labels (in this process); ``source`` the
-    dask X; ``bounds`` each block's first row, then m. With a ``distributed.Client`` active
+    ``layers``, ``dtype``; ``y`` the ``(m,)`` int64 labels (in this process); ``bounds``
+    each block's first row, then m. With a ``distributed.Client`` active
     when made, the blocks stay on its workers (held as futures); else in this process.
     """
 
     def __init__(self, layers, X, y, dtype):
         self.layers, self.dtype = layers, dtype
-        self.source = check_dask_X(X, layers[0])
+        check_dask_X(X, layers[0])
         self.y = check_labels(y, X, layers[-1])
         self.bounds = _bounds(X)
         # the labels travel in the task graph (the scheduler keeps them, to prepare a lost
@@ -185,6 +185,7 @@ class Blocks:
 
     @property
     def m(self):
+        """The number of rows."""
         return int(self.bounds[-1])
 
     def __repr__(self):
