@@ -250,19 +250,27 @@ class Objective:
     """
 
     def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
-        layers, dtype = check_layers(layers), check_dtype(dtype)
-        self._start(Blocks(layers, X, y, dtype), check_lam(lam))
+        self.data = Blocks(check_layers(layers), X, y, check_dtype(dtype))
+        self.lam = check_lam(lam)
 
     @classmethod
     def prepared(cls, data, lam):
         """An Objective on :class:`Blocks` already prepared."""
         objective = cls.__new__(cls)
-        objective._start(data, check_lam(lam))
+        objective.data, objective.lam = data, check_lam(lam)
         return objective
 
-    def _start(self, data, lam):
-        self.data, self.lam = data, lam
-        self.layers, self.dtype, self.n_params = data.layers, data.dtype, n_params(data.layers)
+    @property
+    def layers(self):
+        return self.data.layers
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def n_params(self):
+        return n_params(self.data.layers)
 
     def __repr__(self):
         return (f"fastnn.dask.Objective(layers={self.layers}, m={self.data.m}, lam={self.lam}, "
