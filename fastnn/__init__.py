@@ -11,8 +11,9 @@ from .model import Model, load_model, save_model
 from ._threads import get_num_threads, set_num_threads, thread_limits
 from .estimator import NeuralNetClassifier, NotFittedError
 from .gradcheck import GradientCheck, check_gradients, check_nn_gradients
-from .network import Objective, cost_grad, outputs, predict, predict_proba, warmup
+from .network import Objective, cost_grad, outputs, predict, predict_proba
 from .train import SweepRow, TrainResult, format_sweep, stratified_split, sweep, train
+from ._warmup import warmup
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""The ``fastnn`` command line: train, predict, check-grad, sweep, bench.
+"""The ``fastnn`` command line: train, predict, check-grad, sweep, warmup, bench.
 
 Errors in what the user gave (a missing file, a foreign file, bad values) end with one line
 ``fastnn: error: ...`` and exit code 1; bad arguments give argparse's usage and exit code 2.
@@ -20,6 +20,7 @@ from ._checks import check_y
 from .model import check_model_path, load_model, save_model
 from .network import predict
 from .train import METHODS, format_sweep, sweep, train
+from ._warmup import warmup
 
 
 SPARSE_NPZ = {"data", "indices", "indptr", "format", "shape"}  # what scipy.sparse.save_npz writes
@@ -196,6 +197,15 @@ def cmd_sweep(args):
     return 0
 
 
+def cmd_warmup(args):
+    """Compile every kernel into Numba's cache, a path per process, a line per path."""
+    start = time.perf_counter()
+    warmup(dtypes=[np.dtype(d).type for d in args.dtype], sparse=not args.dense_only,
+           processes=args.processes, progress=lambda line: print(line, flush=True))
+    print(f"every kernel compiled and cached: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 def cmd_bench(args):
     """Run ``bench/`` of the repository in the current folder (or beside the package): each
     benchmark file in a process of its own, then the shape matrix (``bench/matrix.py``, a
@@ -271,6 +281,14 @@ def parser():
     s.add_argument("--lam", type=float, nargs="+", default=[0, 1, 3, 10, 50])
     s.add_argument("--validation", type=float, default=0.2)
     s.set_defaults(run=cmd_sweep)
+
+    w = sub.add_parser("warmup", help="compile every kernel into Numba's cache ahead of time")
+    w.add_argument("--dtype", nargs="+", default=["float64", "float32"],
+                   choices=["float64", "float32"])
+    w.add_argument("--dense-only", action="store_true", help="leave out scipy.sparse input")
+    w.add_argument("--processes", type=int, default=None,
+                   help="paths compiled side by side (default: the CPU count)")
+    w.set_defaults(run=cmd_warmup)
 
     b = sub.add_parser("bench", help="run the benchmarks and print the README tables; "
                        "further arguments go to pytest (e.g. -k cost_grad)")

@@ -295,24 +295,3 @@ def predict(params, layers, X, dtype=np.float64):
     """Predicted labels ``(m,)`` int64 in 0..K-1: the most active output unit of each row."""
     data, params = _prepared_with_params(params, layers, X, dtype)
     return data.labels(params)
-
-
-def warmup(dtypes=(np.float64, np.float32), sparse=True):
-    """Compile (or load from Numba's cache) every kernel of both plans for the given dtypes,
-    for dense X and, with ``sparse``, for scipy.sparse X."""
-    layers = (2, 2, 2)
-    params, y = np.zeros(n_params(layers)), np.zeros(1, np.int64)
-    inputs = [np.zeros((1, 2))]
-    if sparse:
-        import scipy.sparse
-
-        inputs.append(scipy.sparse.csr_matrix(inputs[0]))
-    for X in inputs:
-        for dtype in dtypes:
-            for plan in ("fused", "blas"):
-                data = replace(prepare(layers, X, y, dtype), plan=plan)
-                lists = (kernels.search_each_group() if isinstance(data.X, kernels.CsrRows)
-                         else kernels.nonzero_columns(data.X))
-                data.cost_grad(params, 0.0, lists)
-                data.hessp(params, params, 0.0, lists)
-                data.forward(params, 0, layers[-1])

@@ -1,0 +1,88 @@
+"""Compile latency: each entry point's first call in a fresh interpreter and a fresh Numba
+cache, and the functions whose compilation took the time.
+
+    python bench/compile.py [PATH ...]
+
+Each path runs in a process of its own with an empty ``NUMBA_CACHE_DIR`` (what a new user
+waits for), the digits loaded before the clock starts. Exclusive compile times come from
+Numba's "numba:compile" events (each function's time less that of the functions it compiled
+on the way). Prints a Markdown table with the machine and the command.
+"""
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from matrix import cpu  # noqa: E402
+
+SETUP = """
+import numpy as np, scipy.sparse, fastnn
+X, y = fastnn.load_digits()
+layers = (400, 25, 10)
+p = fastnn.init_params(layers, seed=0)
+"""
+
+PATHS = {  # name: the code a user runs (after SETUP)
+    "cost_grad float64": "fastnn.cost_grad(p, layers, X, y, 1.0)",
+    "cost_grad float32": "fastnn.cost_grad(p, layers, X, y, 1.0, dtype=np.float32)",
+    "Objective float64": "fastnn.Objective(layers, X, y, 1.0)(p)",
+    "Objective + hessp float64": "o = fastnn.Objective(layers, X, y, 1.0); o(p); o.hessp(p, p)",
+    "predict float64": "fastnn.predict(p, layers, X)",
+    "check_gradients float64": "fastnn.check_gradients(p, layers, X[:500], y[:500], indices=50)",
+    "cost_grad float64 CSR": "fastnn.cost_grad(p, layers, scipy.sparse.csr_matrix(X), y, 1.0)",
+    "cost_grad float64 BLAS plan": "q = fastnn.init_params((400, 100, 10), 0); "
+                                   "fastnn.cost_grad(q, (400, 100, 10), X, y, 1.0)",
+    "train float64 (400 iterations)": "fastnn.train(X, y, maxiter=400)",
+}
+
+MEASURE = """
+import collections, json, sys, time
+from numba.core import event
+exec(compile(sys.argv[1], "setup", "exec"))
+recorder = event.RecordingListener()
+event.register("numba:compile", recorder)
+start = time.perf_counter()
+exec(compile(sys.argv[2], "path", "exec"))
+seconds = time.perf_counter() - start
+own, stack, compilations = collections.Counter(), [], 0
+for ts, ev in recorder.buffer:
+    if ev.is_start:
+        stack.append([ev.data["dispatcher"].py_func.__qualname__, ts, 0.0])
+        continue
+    name, began, inner = stack.pop()
+    own[name] += ts - began - inner
+    compilations += 1
+    if stack:
+        stack[-1][2] += ts - began
+print(json.dumps({"seconds": seconds, "functions": len(own), "compilations": compilations,
+                  "top": own.most_common(3)}))
+"""
+
+
+def measure(name):
+    """The first call of path ``name`` in a fresh interpreter with an empty Numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        out = subprocess.run([sys.executable, "-c", MEASURE, SETUP, PATHS[name]],
+                             capture_output=True, text=True, check=True,
+                             env={"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": cache})
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def main(names):
+    rows = ["| first call, fresh cache | s | functions / compilations | most compile time |",
+            "|---|---:|---:|---|"]
+    for name in names or PATHS:
+        r = measure(name)
+        top = ", ".join(f"{f} {s:.1f} s" for f, s in r["top"])
+        rows.append(f"| {name} | {r['seconds']:.1f} | {r['functions']} / {r['compilations']} "
+                    f"| {top} |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    print("\n".join(rows))
+    print(f"\n`python bench/compile.py`; machine: {cpu()}.")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
