@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import fastnn
 from conftest import subprocess_env
 
 COMPILED_LATER = """
@@ -40,3 +41,9 @@ def test_warmup_command_leaves_nothing_to_compile_for_its_paths(tmp_path):
                            text=True, env=env, timeout=600)
     assert later.returncode == 0, later.stderr
     assert int(later.stdout.split()[-1]) == 0
+
+
+@pytest.mark.parametrize("processes", [0, -2, 1.5])
+def test_warmup_refuses_a_bad_process_count_before_compiling(processes):
+    with pytest.raises(ValueError, match="processes must be an integer >= 1"):
+        fastnn.warmup(processes=processes)
