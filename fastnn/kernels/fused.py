@@ -104,8 +104,10 @@ def _dense_affine_x(X, group, b, g0, wt, width, dst, d0):
     """``affine_4`` of the first layer: X's rows over block b's non-zero columns (dense X), or
     each row over its own columns (``sparse_affine_4``, a ``CsrRows`` X)."""
     start, stop = _block_span(group, b)
-    affine_4(X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, wt, width,
-             dst, d0, False)
+    # X's columns from np.int64(0), not a literal 0: Numba would compile affine_4 (and outer_4)
+    # once for literal 0 and again for the buffers' int64 offsets, 0.8 s more of a first call
+    affine_4(X, group.ws.rows, np.int64(0), group.ws.lists.cols[start:], stop - start, g0, wt,
+             width, dst, d0, False)
 
 
 @kernel()
@@ -120,8 +122,8 @@ _affine_x = by_input(_dense_affine_x, _sparse_affine_x)
 def _dense_outer_x(X, group, b, g0, d, e0, gt, width):
     """``outer_4`` of the first layer, bias row included, as ``_affine_x`` reads X."""
     start, stop = _block_span(group, b)
-    outer_4(X, group.ws.rows, 0, group.ws.lists.cols[start:], stop - start, g0, d, e0, gt,
-            width, True)
+    outer_4(X, group.ws.rows, np.int64(0), group.ws.lists.cols[start:], stop - start, g0, d, e0,
+            gt, width, True)  # np.int64(0): see _dense_affine_x
 
 
 @kernel()
