@@ -41,6 +41,11 @@ from ._isa import HOST_VECTOR_BYTES, VECTOR_BYTES
 from ._threads import blas_held_at_one
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
+# Parallel drivers parallelise their prange loop and nothing else: Numba would also turn their
+# numpy calls (np.zeros of the partial sums) into loops of their own to lower and compile
+# (0.4 s of the first cost_grad), for buffers a single thread fills in microseconds.
+PRANGE_ONLY = {"prange": True, "numpy": False, "comprehension": False, "reduction": False,
+               "inplace_binop": False, "setitem": False, "stencil": False, "fusion": False}
 _PARALLEL_LOCK = threading.Lock()
 FORKED_FROM_GNU_OPENMP = (
     "fastnn cannot run its parallel kernels in a process forked from one whose kernels already "
@@ -75,8 +80,8 @@ def kernel(parallel=False):
     parallel kernel comes back as a function that holds the parallel lock while it runs (call
     it from Python, never from another kernel)."""
     def decorate(function):
-        compiled = _cached_njit(function, nogil=True, parallel=parallel, fastmath=set(FASTMATH),
-                                error_model="numpy")
+        compiled = _cached_njit(function, nogil=True, parallel=parallel and PRANGE_ONLY,
+                                fastmath=set(FASTMATH), error_model="numpy")
         if not parallel:
             return compiled
 

@@ -17,8 +17,8 @@ from .columns import search_each_group, start_group, worker_lists
 from .inputs import by_input, values
 from .micro import (affine_4, log_loss_columns, outer_4, sigmoid_block, sparse_affine_4,
                     sparse_outer_4, times_slope)
-from .packing import (GROUP, Layout, Packed, add_unpacked, chunk, fixed_order_sum, layout,
-                      n_chunks, offsets, pack_weights, summed_unpacked)
+from .packing import (GROUP, Layout, Packed, add_unpacked, aligned_zeros, chunk,
+                      fixed_order_sum, layout, n_chunks, offsets, pack_weights, summed_unpacked)
 
 
 class GroupState(NamedTuple):
@@ -51,8 +51,10 @@ class Workspace(NamedTuple):
 @kernel()
 def new_state(lay, like):
     """A zeroed ``GroupState`` in like's dtype."""
-    pre = np.zeros((GROUP, lay.column[-1]), like.dtype)
-    return GroupState(pre, pre.copy(), pre.copy())
+    n = GROUP * lay.column[-1]
+    return GroupState(aligned_zeros(n, like).reshape(GROUP, lay.column[-1]),
+                      aligned_zeros(n, like).reshape(GROUP, lay.column[-1]),
+                      aligned_zeros(n, like).reshape(GROUP, lay.column[-1]))
 
 
 @kernel()
@@ -248,7 +250,7 @@ def cost_grad_sums(X, y, w, layers, lists):
     nc = n_chunks(m)
     lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
     packed = Packed(*pack_weights(w, layers, lay))
-    partial = np.zeros((nc, packed.forward.shape[0]), w.dtype)
+    partial = aligned_zeros(nc * packed.forward.shape[0], w).reshape(nc, -1)
     losses = np.zeros((nc, 1))
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP)

@@ -13,7 +13,8 @@ from .columns import start_group
 from .fused import (Group, affine_inputs, affine_units, back_propagate, forward_group, new_state,
                     outer_inputs, outer_units, output_delta, workspace)
 from .micro import sigmoid_block, times_slope
-from .packing import GROUP, Layout, Packed, chunk, layout, n_chunks, pack_weights, summed_unpacked
+from .packing import (GROUP, Layout, Packed, aligned_zeros, chunk, layout, n_chunks, pack_weights,
+                      summed_unpacked)
 from .scalars import sigmoid_gradient_from_activation
 
 
@@ -94,7 +95,7 @@ def hessp_sums(X, y, w, v, layers, lists):
     nc = n_chunks(m)
     lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
     pw, pv = Packed(*pack_weights(w, layers, lay)), Packed(*pack_weights(v, layers, lay))
-    partial = np.zeros((nc, pw.forward.shape[0]), w.dtype)
+    partial = aligned_zeros(nc * pw.forward.shape[0], w).reshape(nc, -1)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP)
         _hessp_chunk(X, y, layers, lay, pw, pv, lists, lo, hi, partial[c])

@@ -92,11 +92,22 @@ def layout(layers, like):
 
 
 @kernel()
+def aligned_zeros(n, like):
+    """``np.zeros(n, like.dtype)`` from a cache-line boundary (64 bytes) on: no vector load or
+    store straddles two lines. Numba's own arrays start at 32 bytes: an AVX-512 float64
+    vector then straddles two lines wherever the allocator happened to give 32 mod 64."""
+    extra = 64 // like.itemsize
+    flat = np.zeros(n + extra, like.dtype)
+    skip = (64 - flat.ctypes.data % 64) % 64 // like.itemsize
+    return flat[skip:skip + n]
+
+
+@kernel()
 def pack_weights(w, layers, lay):
     """The flat row-major weights w in the micro-kernels' layout lay: ``Packed``."""
     weights_at = offsets(layers).weights
-    forward = np.zeros(lay.forward_at[-1], w.dtype)
-    backward = np.zeros(lay.backward_at[-1], w.dtype)
+    forward = aligned_zeros(lay.forward_at[-1], w)
+    backward = aligned_zeros(lay.backward_at[-1], w)
     for l in range(layers.shape[0] - 1):
         W = w[weights_at[l]:weights_at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
         width = lay.padded[l + 1]
