@@ -16,8 +16,9 @@ dispatcher it would be a SystemError ("returned a result with an exception set")
 can catch as an interruption.
 
 A process forked from one whose kernels already ran on GNU OpenMP threads cannot run them
-(GNU's runtime aborts the child, and a ``multiprocessing`` fork pool then hangs): there a
-kernel raises a RuntimeError that says what to do instead.
+(GNU's runtime aborts the child, and a ``multiprocessing`` fork pool then hangs): there each
+parallel driver runs as its serial twin, compiled (or loaded from the cache) on first use in
+such a child, with the same chunks in the same order: the same bits.
 
 Kernels compiled for a vector width forced narrower than the host's (``FASTNN_VECTOR_BYTES``,
 see :mod:`fastnn._isa`) are cached in a folder of their own: Numba's cache is keyed on the
@@ -30,6 +31,7 @@ cached in a temporary folder for this process, and a warning says so once.
 import atexit
 import functools
 import os
+import types
 import shutil
 import tempfile
 import threading
@@ -47,17 +49,12 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 PRANGE_ONLY = {"prange": True, "numpy": False, "comprehension": False, "reduction": False,
                "inplace_binop": False, "setitem": False, "stencil": False, "fusion": False}
 _PARALLEL_LOCK = threading.Lock()
-FORKED_FROM_GNU_OPENMP = (
-    "fastnn cannot run its parallel kernels in a process forked from one whose kernels already "
-    "ran on GNU OpenMP threads (GNU's runtime aborts such a child). Start workers with "
-    "multiprocessing's 'spawn' or 'forkserver' context (joblib's default 'loky' backend is "
-    "fine), or choose a fork-safe threading layer before importing fastnn: "
-    "NUMBA_THREADING_LAYER=workqueue, or pip install tbb")
 _forked_from_gnu_openmp = False
 
 
 def _note_fork_in_child():
-    global _forked_from_gnu_openmp
+    global _PARALLEL_LOCK, _forked_from_gnu_openmp
+    _PARALLEL_LOCK = threading.Lock()  # a thread of the parent may have held it at the fork
     try:
         layer = numba.threading_layer()
     except ValueError:  # no parallel kernel ran before the fork: the child may start its own
@@ -80,19 +77,30 @@ def kernel(parallel=False):
     parallel kernel comes back as a function that holds the parallel lock while it runs (call
     it from Python, never from another kernel)."""
     def decorate(function):
-        compiled = _cached_njit(function, nogil=True, parallel=parallel and PRANGE_ONLY,
-                                fastmath=set(FASTMATH), error_model="numpy")
+        options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+        compiled = _cached_njit(function, parallel=parallel and PRANGE_ONLY, **options)
         if not parallel:
             return compiled
+        serial = functools.cache(lambda: _cached_njit(_serial_twin(function), **options))
 
         @functools.wraps(function)
         def one_at_a_time(*args):
-            if _forked_from_gnu_openmp:
-                raise RuntimeError(FORKED_FROM_GNU_OPENMP)
+            run = serial() if _forked_from_gnu_openmp else compiled
             with _PARALLEL_LOCK, blas_held_at_one():
-                return _interruptible(compiled, args)
+                return _interruptible(run, args)
         return one_at_a_time
     return decorate
+
+
+def _serial_twin(function):
+    """A copy of a parallel driver to compile without ``parallel`` (its prange runs as range:
+    the same chunks in the same order, so the same bits), for a child forked after the parent
+    ran kernels on GNU OpenMP threads, where GNU's runtime would abort the child. A name of its
+    own: Numba's cache keys a function by name and types, not by its options."""
+    twin = types.FunctionType(function.__code__, function.__globals__, function.__name__,
+                              function.__defaults__, function.__closure__)
+    twin.__qualname__ = f"{function.__qualname__}_serial"
+    return twin
 
 
 def _cached_njit(function, **options):
