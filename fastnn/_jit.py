@@ -31,10 +31,10 @@ cached in a temporary folder for this process, and a warning says so once.
 import atexit
 import functools
 import os
-import types
 import shutil
 import tempfile
 import threading
+import types
 import warnings
 
 import numba
