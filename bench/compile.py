@@ -1,12 +1,14 @@
 """Compile latency: each entry point's first call in a fresh interpreter and a fresh Numba
-cache, and the functions whose compilation took the time.
+cache, with the kernels shipped precompiled for this CPU level (what a new user waits for) and
+with them off (``FASTNN_PRECOMPILED=0``: everything compiled here), and the functions whose
+compilation took the time.
 
     python bench/compile.py [PATH ...]
 
-Each path runs in a process of its own with an empty ``NUMBA_CACHE_DIR`` (what a new user
-waits for), the digits loaded before the clock starts. Exclusive compile times come from
-Numba's "numba:compile" events (each function's time less that of the functions it compiled
-on the way). Prints a Markdown table with the machine and the command.
+Each path runs in a process of its own with an empty ``NUMBA_CACHE_DIR``, the digits loaded
+before the clock starts. Exclusive compile times come from Numba's "numba:compile" events
+(each function's time less that of the functions it compiled on the way). Prints a Markdown
+table with the machine and the command.
 """
 
 import json
@@ -36,6 +38,7 @@ PATHS = {  # name: the code a user runs (after SETUP)
     "cost_grad float64 BLAS plan": "q = fastnn.init_params((400, 100, 10), 0); "
                                    "fastnn.cost_grad(q, (400, 100, 10), X, y, 1.0)",
     "train float64 (400 iterations)": "fastnn.train(X, y, maxiter=400)",
+    "warmup() (every path)": "fastnn.warmup()",
 }
 
 MEASURE = """
@@ -62,23 +65,25 @@ print(json.dumps({"seconds": seconds, "functions": len(own), "compilations": com
 """
 
 
-def measure(name):
-    """The first call of path ``name`` in a fresh interpreter with an empty Numba cache."""
+def measure(name, archives):
+    """The first call of path ``name`` in a fresh interpreter with an empty Numba cache, the
+    shipped archives on ("1") or off ("0")."""
     with tempfile.TemporaryDirectory() as cache:
         out = subprocess.run([sys.executable, "-c", MEASURE, SETUP, PATHS[name]],
                              capture_output=True, text=True, check=True,
-                             env={"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": cache})
+                             env={"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": cache,
+                                  "FASTNN_PRECOMPILED": archives})
     return json.loads(out.stdout.splitlines()[-1])
 
 
 def main(names):
-    rows = ["| first call, fresh cache | s | functions / compilations | most compile time |",
-            "|---|---:|---:|---|"]
+    rows = ["| first call, fresh cache | shipped kernels, s | compiled here, s | "
+            "functions / compilations | most compile time |", "|---|---:|---:|---:|---|"]
     for name in names or PATHS:
-        r = measure(name)
+        shipped, r = measure(name, "1"), measure(name, "0")
         top = ", ".join(f"{f} {s:.1f} s" for f, s in r["top"])
-        rows.append(f"| {name} | {r['seconds']:.1f} | {r['functions']} / {r['compilations']} "
-                    f"| {top} |")
+        rows.append(f"| {name} | {shipped['seconds']:.2f} | {r['seconds']:.1f} | "
+                    f"{r['functions']} / {r['compilations']} | {top} |")
         print(rows[-1], file=sys.stderr, flush=True)
     print("\n".join(rows))
     print(f"\n`python bench/compile.py`; machine: {cpu()}.")

@@ -24,6 +24,9 @@ Kernels compiled for a vector width forced narrower than the host's (``FASTNN_VE
 see :mod:`fastnn._isa`) are cached in a folder of their own: Numba's cache is keyed on the
 source and the CPU, not on the width a kernel was built for.
 
+Kernels missing from Numba's cache are looked up in the archive of precompiled kernels
+shipped for this CPU level (:mod:`fastnn._precompiled`) before they compile.
+
 Where no folder can hold Numba's cache (a read-only install, no writable HOME), kernels are
 cached in a temporary folder for this process, and a warning says so once.
 """
@@ -40,6 +43,7 @@ import warnings
 import numba
 
 from ._isa import HOST_VECTOR_BYTES, VECTOR_BYTES
+from ._precompiled import backed_by_archive
 from ._threads import blas_held_at_one
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
@@ -88,6 +92,7 @@ def kernel(parallel=False):
             run = serial() if _forked_from_gnu_openmp else compiled
             with _PARALLEL_LOCK, blas_held_at_one():
                 return _interruptible(run, args)
+        one_at_a_time.dispatcher = compiled
         return one_at_a_time
     return decorate
 
@@ -105,7 +110,7 @@ def _serial_twin(function):
 
 def _cached_njit(function, **options):
     try:
-        return numba.njit(cache=True, **options)(function)
+        return backed_by_archive(numba.njit(cache=True, **options)(function))
     except RuntimeError as err:
         if "no locator available" not in str(err) or numba.config.CACHE_DIR:
             raise
@@ -115,7 +120,7 @@ def _cached_njit(function, **options):
                   "not writable); kernels compile into a temporary folder for this process. "
                   "Set NUMBA_CACHE_DIR to a writable folder to keep them between runs.",
                   RuntimeWarning, stacklevel=3)
-    return numba.njit(cache=True, **options)(function)
+    return backed_by_archive(numba.njit(cache=True, **options)(function))
 
 
 def _interruptible(compiled, args):

@@ -2,7 +2,8 @@
 
 The tests compile into a Numba cache of their own, one per version of fastnn's source (set
 before fastnn is imported): Numba's cache does not notice edits to a kernel's callees in
-other files. CI sets ``NUMBA_CACHE_DIR`` to an empty folder itself.
+other files. CI sets ``NUMBA_CACHE_DIR`` to an empty folder itself. Kernels in the shipped
+archive of this CPU's level (fastnn._precompiled) are loaded from it, the rest compile.
 """
 
 import hashlib
