@@ -151,17 +151,18 @@ def cmd_predict(args):
     if args.data:
         X, y, source = load_data(args.data, args.labels)
         _check_width(model, X.shape[1], source)
-        units = np.argmax(model.outputs(X), axis=1)
+        units = predict(model.params, model.layers, X, dtype=model.dtype)
         print(f"predicted {len(units)} rows of {source}")
         if y is not None:  # labels are output units, as in training
-            print(f"accuracy {np.mean(units == _labels(y)):.2%}")
+            print(f"accuracy {metrics.accuracy(_labels(y), units):.2%}")
         return 0
     if not args.images:
         raise ValueError("give IMAGE files to predict, or --data FILE")
     _check_width(model, 400, "a 20x20 image")
     for path in args.images:
-        proba = model.predict_proba(load_digit_image(path)[None, :])[0]
-        k = int(np.argmax(proba))
+        image = load_digit_image(path)[None, :]
+        k = int(predict(model.params, model.layers, image, dtype=model.dtype)[0])
+        proba = model.predict_proba(image)[0]
         print(f"{path}: {model.labels[k]} (confidence {proba[k]:.1%})")
     return 0
 

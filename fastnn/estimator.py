@@ -6,9 +6,10 @@ Without scikit-learn, ``import fastnn`` and everything else work; making a
 
 import numpy as np
 
+from . import metrics
 from ._checks import check_X, is_dask
 from .layout import unpack
-from .network import predict_proba, prepare_rows
+from .network import predict, predict_proba, prepare_rows
 from .train import stratified_split, train
 
 try:
@@ -54,7 +55,7 @@ class _EarlyStopping:
         self.scores, self.best, self.best_params, self.stale = [], -np.inf, None, 0
 
     def __call__(self, state):
-        score = float(np.mean(self.held.labels(state.x) == self.held.y))
+        score = metrics.accuracy(self.held.y, self.held.labels(state.x))
         self.scores.append(score)
         if score > self.best + self.tol:
             self.best, self.best_params, self.stale = score, state.x.copy(), 0
@@ -185,8 +186,10 @@ class NeuralNetClassifier(*_BASES):
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """The most probable class of each row of X."""
-        codes = self.predict_proba(X).argmax(axis=1)
+        """The most probable class of each row of X (:func:`fastnn.predict`)."""
+        check_is_fitted(self)
+        codes = predict(self.params_, self.layers_, self._checked_X(X, reset=False),
+                        dtype=self.dtype)
         if is_dask(codes):  # lazily, block by block
             return codes.map_blocks(self.classes_.take, dtype=self.classes_.dtype)
         return self.classes_[codes]

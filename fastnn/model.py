@@ -11,7 +11,7 @@ import numpy as np
 
 from ._checks import check_dtype, check_layers, check_params
 from .layout import n_params
-from .network import outputs, predict_proba
+from .network import outputs, predict, predict_proba
 
 FORMAT = "fastnn-model"
 VERSION = 1
@@ -37,8 +37,8 @@ class Model:
         return predict_proba(self.params, self.layers, X, dtype=self.dtype)
 
     def predict(self, X):
-        """Label names of the most active output unit, ``(m,)``."""
-        return np.asarray(self.labels)[np.argmax(self.outputs(X), axis=1)]
+        """Label names of the predicted output units, ``(m,)`` (:func:`fastnn.predict`)."""
+        return np.asarray(self.labels)[predict(self.params, self.layers, X, dtype=self.dtype)]
 
 
 def save_model(path, params, layers, dtype="float64", labels=None, **meta):

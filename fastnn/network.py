@@ -74,9 +74,11 @@ class Prepared:
         return kernels.forward_states(self.X, w, self.sizes, pre_cols, act_cols)
 
     def labels(self, params):
-        """Predicted labels ``(m,)``: the most active output unit of each row (the first of
-        equals, as ``np.argmax``)."""
-        return kernels.argmax_rows(self.forward(params, 0, self.layers[-1]).act)
+        """Predicted labels ``(m,)``: the output unit of each row with the largest z (the first
+        of equals, as ``np.argmax``). sigma is increasing, so this is the most active unit,
+        also where saturated sigmoids round to the same 1.0; the outputs' sigma is not
+        computed."""
+        return kernels.argmax_rows(self.forward(params, self.layers[-1], 0).pre)
 
     def sums(self, params, lists):
         """(loss, grad): the cross-entropy and its gradient (float64, shaped like params)
@@ -292,6 +294,8 @@ def predict_proba(params, layers, X, dtype=np.float64):
 
 @_lazy_on_dask
 def predict(params, layers, X, dtype=np.float64):
-    """Predicted labels ``(m,)`` int64 in 0..K-1: the most active output unit of each row."""
+    """Predicted labels ``(m,)`` int64 in 0..K-1: the output unit of each row with the largest
+    pre-activation z (the most active unit, telling apart saturated ones; the first of
+    equals). Every predicted label in fastnn (Model, the estimator, the command line) is this."""
     data, params = _prepared_with_params(params, layers, X, dtype)
     return data.labels(params)

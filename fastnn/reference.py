@@ -50,8 +50,10 @@ def predict_proba(params, layers, X, dtype=np.float64):
 
 
 def predict(params, layers, X, dtype=np.float64):
-    """Most active output unit of each row, ``(m,)`` int64 labels."""
-    return np.argmax(outputs(params, layers, X, dtype), axis=1)
+    """The output unit of each row with the largest pre-activation z (the most active unit,
+    saturated ones told apart), ``(m,)`` int64 labels."""
+    thetas = [t.astype(dtype) for t in unpack(params, layers)]
+    return np.argmax(_pre_activations(thetas, np.asarray(X, dtype=dtype))[1], axis=1)
 
 
 def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from . import metrics
 from ._checks import (check_dtype, check_hidden, check_lam, check_params, check_positive,
                       check_seed, check_X, check_y, is_dask, take_rows)
 from ._threads import thread_limits
@@ -146,7 +147,7 @@ def _kernel_form(layers, X, y, dtype):
 
 
 def _accuracy(params, data):
-    return float(np.mean(data.labels(params) == data.y))
+    return metrics.accuracy(data.y, data.labels(params))
 
 
 def _gradient_descent(fun, p0, maxiter, learning_rate, tol, callback):

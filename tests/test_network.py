@@ -203,3 +203,27 @@ def test_large_batches_use_bounded_extra_memory():
     assert r["finite"] and r["rows"] == 200_000
     assert r["cost"] <= 0.05 * r["x"]  # the kernels keep no (m x n) temporaries
     assert r["predict"] <= 0.10 * r["x"]  # predict returns (m, 10) floats and (m,) labels
+
+
+@pytest.mark.parametrize("dtype, low, high", [(np.float64, 40.0, 50.0), (np.float32, 20.0, 30.0)],
+                         ids=["f64", "f32"])
+def test_every_label_tells_saturated_outputs_apart(dtype, low, high, tmp_path):
+    """sigma(low) and sigma(high) round to the same 1.0 in dtype: the label is the unit of the
+    larger z (not the first of the tied sigmoids) in predict, Model, the estimator and the
+    reference. Row 0 turns on hidden unit 0, which lifts output 1 to z = high; row 1 turns on
+    hidden unit 1, which lifts output 2."""
+    layers = (2, 2, 3)
+    hidden = np.array([[-50.0, 100.0, 0.0], [-50.0, 0.0, 100.0]])  # sigma(+-50): 1.0 and ~0
+    out = np.array([[low, 0.0, 0.0], [low, high - low, 0.0], [low, 0.0, high - low]])
+    params, X = fastnn.pack([hidden, out]), np.eye(2)
+    h = fastnn.outputs(params, layers, X, dtype=dtype)
+    assert h[0, 0] == h[0, 1] == h[1, 0] == h[1, 2] == 1.0  # tied where it matters
+    np.testing.assert_array_equal(fastnn.predict(params, layers, X, dtype=dtype), [1, 2])
+    np.testing.assert_array_equal(reference.predict(params, layers, X, dtype=dtype), [1, 2])
+    fastnn.save_model(tmp_path / "m.npz", params, layers, dtype=np.dtype(dtype).name,
+                      labels=["a", "b", "c"])
+    np.testing.assert_array_equal(fastnn.load_model(tmp_path / "m.npz").predict(X), ["b", "c"])
+    clf = fastnn.NeuralNetClassifier(hidden_layer_sizes=(2,), max_iter=1, dtype=dtype)
+    clf.fit(np.vstack([X, X[:1]]), ["a", "b", "c"])
+    clf.params_ = params  # the fitted network replaced by the saturated one
+    np.testing.assert_array_equal(clf.predict(X), ["b", "c"])

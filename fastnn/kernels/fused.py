@@ -270,7 +270,8 @@ def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     for r in range(lo, hi, GROUP):
         valid, block = start_group(X, ws.lists, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
-        sigmoid_block(state.pre, state.act, lay.column[n], lay.padded[n])
+        if act_out.shape[1] > 0:  # the outputs' sigma(z): labels need only z
+            sigmoid_block(state.pre, state.act, lay.column[n], lay.padded[n])
         for g in range(valid):
             for i in range(1, n + 1):
                 for j in range(layers[i]):
