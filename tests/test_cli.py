@@ -155,7 +155,11 @@ def test_bench_runs_the_benchmarks():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 passed" in out.stdout
     assert "**predict 400-25-10, 5000 digits, f64**" in out.stdout  # the report's table
-    assert "| numpy |" in out.stdout and "| 1.00× |" in out.stdout
+    rows = {cells[0]: cells[1:] for line in out.stdout.splitlines()
+            if (cells := [c.strip() for c in line.strip("|").split("|")])[0] in ("fastnn", "numpy")}
+    ms = {impl: float(cells[0].removesuffix(" ms")) for impl, cells in rows.items()}
+    ratio = float(rows["fastnn"][1].removesuffix("×"))  # numpy's time over fastnn's
+    assert ratio == pytest.approx(ms["numpy"] / ms["fastnn"], rel=0.02)
 
 
 def test_bench_outside_a_checkout_says_so(tmp_path):

@@ -132,16 +132,18 @@ def test_float32_input_is_converted_to_the_compute_dtype(good):
 
 @pytest.mark.parametrize("call", ALL)
 def test_inputs_are_not_modified(good, call):
-    copies = {k: np.copy(v) for k, v in good.items() if isinstance(v, np.ndarray)}
-    for a in copies.values():
-        a.flags.writeable = True
-    frozen = {k: v for k, v in good.items()}
-    for k in copies:
-        frozen[k] = good[k].copy()
-        frozen[k].flags.writeable = False  # a write would raise
+    """Writeable inputs come back as they were (a write would show), and read-only ones are
+    taken (a write would raise)."""
+    originals = {k: np.array(v) for k, v in good.items() if isinstance(v, np.ndarray)}
+    writeable = {**good, **{k: v.copy() for k, v in originals.items()}}
+    call(writeable)
+    for k, v in originals.items():
+        np.testing.assert_array_equal(writeable[k], v)
+    frozen = {**good, **{k: v.copy() for k, v in originals.items()}}
+    for v in frozen.values():
+        if isinstance(v, np.ndarray):
+            v.flags.writeable = False
     call(frozen)
-    for k, v in copies.items():
-        np.testing.assert_array_equal(frozen[k], v)
 
 
 # --- inputs from the wild: what they are, and what to pass instead ----------------------------
