@@ -18,13 +18,13 @@ from distributed import Client, LocalCluster
 
 import fastnn
 import fastnn.dask
+from conftest import REORDERED_RTOL as RTOL
 from conftest import assert_close, interrupt_training, subprocess_env
 
 pytestmark = pytest.mark.timeout(300)
 
 CHUNKS = (300, 300, 350, 250)  # four blocks of rows, one of them longer
 CLASSIC = (400, 25, 10)
-RTOL = {np.float64: 1e-12, np.float32: 1e-5}  # blocks add their sums in another order
 
 
 def local_cluster(n_workers=2, threads_per_worker=1):

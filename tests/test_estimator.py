@@ -19,14 +19,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastnn
 
 
-@pytest.fixture(scope="module")
-def small(digits):
-    """600 digits (60 per class): quick to train, real enough to learn."""
-    X, y = digits
-    keep = np.concatenate([np.flatnonzero(y == k)[:60] for k in range(10)])
-    return X[keep], y[keep]
-
-
 def _unwrapped(check):
     """A check's function and the keyword arguments its partials give it."""
     keywords = {}

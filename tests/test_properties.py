@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 import fastnn
 from fastnn import reference
-from conftest import DTYPES, RTOL
+from conftest import DTYPES, RTOL, assert_close
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -37,12 +37,6 @@ ATOL = {np.float64: 0.0, np.float32: 1e-6}
 BATCH_RTOL = {np.float64: 1e-11, np.float32: 1e-3}
 
 
-def close(a, b, rtol, atol=0.0):
-    """||a - b|| <= rtol ||b|| + atol."""
-    return (np.linalg.norm(np.atleast_1d(a - b))
-            <= rtol * np.linalg.norm(np.atleast_1d(b)) + atol)
-
-
 @SETTINGS
 @given(problems())
 def test_matches_reference_and_cost_is_nonnegative(problem):
@@ -54,9 +48,10 @@ def test_matches_reference_and_cost_is_nonnegative(problem):
     # a tenfold looser bar there. float64 keeps its bar everywhere.
     saturated = dtype == np.float32 and np.abs(params).max() > 10
     tol = RTOL[dtype] * (10 if saturated else 1), ATOL[dtype]
-    assert close(J, J_ref, *tol) and close(grad, grad_ref, *tol)
+    assert_close(J, J_ref, *tol)
+    assert_close(grad, grad_ref, *tol)
     proba = fastnn.predict_proba(params, layers, X, dtype=dtype)
-    assert close(proba, reference.predict_proba(params, layers, X), *tol)
+    assert_close(proba, reference.predict_proba(params, layers, X), *tol)
 
 
 @SETTINGS
@@ -68,7 +63,8 @@ def test_row_order_changes_nothing(problem, random):
     J_p, grad_p = fastnn.cost_grad(params, layers, X[perm], y[perm], lam, dtype=dtype)
     # summation order differs, and on the BLAS plan a row's place in a tile (BATCH_RTOL)
     tol = BATCH_RTOL[dtype]
-    assert close(J_p, J, tol, ATOL[dtype]) and close(grad_p, grad, tol, ATOL[dtype])
+    assert_close(J_p, J, tol, ATOL[dtype])
+    assert_close(grad_p, grad, tol, ATOL[dtype])
     np.testing.assert_array_equal(fastnn.predict(params, layers, X[perm], dtype=dtype),
                                   fastnn.predict(params, layers, X, dtype=dtype)[perm])
 
@@ -88,5 +84,5 @@ def test_a_batch_is_the_weighted_sum_of_its_halves(problem):
     # a row's z may round an ulp apart in another batch (BATCH_RTOL); sums of m rows:
     # float32's floor (ATOL, per row) grows with m
     tol = BATCH_RTOL[dtype]
-    assert close(h * J1 + (m - h) * J2, m * J, tol, m * ATOL[dtype])
-    assert close(h * g1 + (m - h) * g2, m * grad, tol, m * ATOL[dtype])
+    assert_close(h * J1 + (m - h) * J2, m * J, tol, m * ATOL[dtype])
+    assert_close(h * g1 + (m - h) * g2, m * grad, tol, m * ATOL[dtype])

@@ -9,16 +9,17 @@ import pytest
 import scipy.sparse as sp
 
 import fastnn
+from conftest import DTYPES, assert_close
+from conftest import REORDERED_RTOL as RTOL
 
 # Sparse rows are summed over their own columns: the forward pass gives the dense path's bits,
-# gradients add a row at a time (the dense pass adds four rows' products first).
-RTOL = {np.float64: 1e-12, np.float32: 1e-5}
-DTYPES = [np.float64, np.float32]
+# gradients add a row at a time (the dense pass adds four rows' products first): RTOL is
+# conftest's REORDERED_RTOL.
 # fused (the first layer skips zeros) and BLAS (wide hidden layer; few inputs) plans
 NETS = [(40, 9, 4), (40, 70, 4), (12, 6, 3)]
 
 
-def sparse_problem(layers, m=203, density=0.15, seed=0):
+def csr_problem(layers, m=203, density=0.15, seed=0):
     """A CSR X ``(m, s1)`` with empty rows and an explicit zero, labels, parameters."""
     rng = np.random.default_rng(seed)
     X = sp.random(m, layers[0], density=density, format="csr", random_state=seed,
@@ -31,13 +32,13 @@ def sparse_problem(layers, m=203, density=0.15, seed=0):
 
 
 def close(sparse, dense, dtype):
-    np.testing.assert_allclose(sparse, dense, rtol=RTOL[dtype], atol=RTOL[dtype] * 1e-3)
+    assert_close(sparse, dense, RTOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layers", NETS)
 def test_every_entry_point_matches_dense(layers, dtype):
-    X, y, p = sparse_problem(layers)
+    X, y, p = csr_problem(layers)
     D = X.toarray()
     close(fastnn.cost_grad(p, layers, X, y, 0.7, dtype)[1],
           fastnn.cost_grad(p, layers, D, y, 0.7, dtype)[1], dtype)
@@ -59,7 +60,7 @@ def test_every_entry_point_matches_dense(layers, dtype):
 @pytest.mark.parametrize("method", ["full", "incremental"])
 def test_gradient_check_of_sparse_input(method):
     layers = (40, 9, 4)
-    X, y, p = sparse_problem(layers, m=40)
+    X, y, p = csr_problem(layers, m=40)
     sparse = fastnn.check_gradients(p, layers, X, y, lam=0.5, indices=60, method=method)
     dense = fastnn.check_gradients(p, layers, X.toarray(), y, lam=0.5, indices=60,
                                    method=method)
@@ -105,7 +106,7 @@ def odd_structures(X):
                                   "csr_array", "int data"])
 def test_odd_sparse_structures_are_read_as_their_matrix(name):
     layers = (40, 9, 4)
-    X, y, p = sparse_problem(layers)
+    X, y, p = csr_problem(layers)
     odd = odd_structures(X)[name]
     before = (odd.copy(), odd.toarray())
     dense = odd.toarray()
@@ -123,7 +124,7 @@ def test_odd_sparse_structures_are_read_as_their_matrix(name):
 
 def test_objective_keeps_its_own_copy_of_sparse_X():
     layers = (40, 9, 4)
-    X, y, p = sparse_problem(layers)
+    X, y, p = csr_problem(layers)
     obj = fastnn.Objective(layers, X, y, 0.3)
     J = obj(p)[0]
     X.data[:] = 0
@@ -143,7 +144,7 @@ def test_objective_keeps_its_own_copy_of_sparse_X():
 ])
 def test_bad_sparse_input_is_refused_clearly(bad, error, match):
     layers = (40, 9, 4)
-    X, y, p = sparse_problem(layers)
+    X, y, p = csr_problem(layers)
     X = bad(X)
     with pytest.raises(error, match=match):
         fastnn.Objective(layers, X, y[:X.shape[0]], dtype=np.float32 if "range" in match
@@ -154,7 +155,7 @@ def test_bad_sparse_input_is_refused_clearly(bad, error, match):
 
 def test_sparse_labels_are_refused():
     layers = (40, 9, 4)
-    X, y, p = sparse_problem(layers)
+    X, y, p = csr_problem(layers)
     with pytest.raises(TypeError, match="y is a scipy.sparse"):
         fastnn.cost_grad(p, layers, X, sp.csr_matrix(y[:, None]), 0.0)
 
@@ -162,7 +163,7 @@ def test_sparse_labels_are_refused():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_training_on_sparse_input_matches_dense(dtype):
     layers = (40, 9, 4)
-    X, y, _ = sparse_problem(layers)
+    X, y, _ = csr_problem(layers)
     sparse = fastnn.train(X, y, hidden=(9,), maxiter=30, dtype=dtype, validation=0.2)
     dense = fastnn.train(X.toarray(), y, hidden=(9,), maxiter=30, dtype=dtype, validation=0.2)
     np.testing.assert_array_equal(sparse.validation_rows, dense.validation_rows)

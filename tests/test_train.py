@@ -12,14 +12,6 @@ from fastnn.train import GRADIENT_METHODS
 from conftest import interrupt_training
 
 
-@pytest.fixture(scope="module")
-def small(digits):
-    """600 digits (60 per class): quick to train, real enough to learn."""
-    X, y = digits
-    keep = np.concatenate([np.flatnonzero(y == k)[:60] for k in range(10)])
-    return X[keep], y[keep]
-
-
 @pytest.mark.parametrize("method", GRADIENT_METHODS + ("gd",))
 def test_every_method_lowers_the_cost(small, method):
     # Every 5th pixel and 8 hidden units: 738 weights, so that BFGS (whose update costs
