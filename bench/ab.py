@@ -51,8 +51,12 @@ def workloads(new, base):
                  for m in (new, base)))
         yield (f"predict {name}",
                *(lambda p, m=m, dt=dtype, Xc=Xc: m.predict(p, layers, Xc, dt) for m in (new, base)))
-    yield ("hessp float64",
-           *(lambda p, o=m.Objective(layers, X, y, 1.0): o.hessp(p, v) for m in (new, base)))
+    yield ("hessp float64", *(hessp_along(m.Objective(layers, X, y, 1.0), v) for m in (new, base)))
+
+
+def hessp_along(objective, v):
+    """p -> the objective's Hessian at p times v."""
+    return lambda p: objective.hessp(p, v)
 
 
 def measure(folder, calls, base_first):

@@ -100,8 +100,9 @@ def render(paths, rates):
             ratio = f"{median / base:.2f}×" if base else ""
             lines.append(f"| {how} | {median * 1e3:.0f} ms | {ratio} | {b['extra_info']['nfev']} |")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items()))
-    lines += ["", f"Times in ms (the least of {ROUNDS} rounds' medians). Machine: {cpu()}; {info['threads']} threads; GEMM rate "
-              f"{rates['f64'] / 1e9:.0f} GFLOP/s f64, {rates['f32'] / 1e9:.0f} f32; {versions}."]
+    lines += ["", f"Times in ms (the least of {ROUNDS} rounds' medians). Machine: {cpu()}; "
+              f"{info['threads']} threads; GEMM rate {rates['f64'] / 1e9:.0f} GFLOP/s f64, "
+              f"{rates['f32'] / 1e9:.0f} f32; {versions}."]
     return "\n".join(lines)
 
 

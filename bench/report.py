@@ -32,7 +32,8 @@ def compared(bench):
 
 
 def fmt_extra(info):
-    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
+    return ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in info.items())
 
 
 def render(data):

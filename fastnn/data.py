@@ -80,7 +80,8 @@ def load_mat(path):
 
 
 def load_mat_weights(path, course_output=True):
-    """``(params, layers)`` from a MATLAB weights file with Theta1, Theta2, ... (``ex4weights.mat``).
+    """``(params, layers)`` from a MATLAB weights file with Theta1, Theta2, ...
+    (``ex4weights.mat``).
 
     With ``course_output`` and 10 output units, the output rows are reordered from the course's
     "unit 10 is the digit 0" to fastnn's "output k is label k".

@@ -86,4 +86,5 @@ def load_digit_image(path):
         return digit_input(_open_gray(path))
     except ValueError as err:
         message = str(err)
-        raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+        raise ValueError(message if message.startswith(str(path))
+                         else f"{path}: {message}") from None

@@ -113,7 +113,8 @@ class _Tracker:
 def stratified_split(y, fraction, seed):
     """Indices (train, validation): ``fraction`` of each class, drawn with ``seed``."""
     if not 0 < fraction < 1:
-        raise ValueError(f"validation must be a fraction in (0, 1) or an (X, y) pair, got {fraction}")
+        raise ValueError("validation must be a fraction in (0, 1) or an (X, y) pair, "
+                         f"got {fraction}")
     rng = np.random.default_rng(seed)
     held = []
     for label in np.unique(y):

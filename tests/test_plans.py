@@ -106,7 +106,8 @@ for layers in [(37, 11, 5), (400, 25, 10), (20, 70, 3)]:
     hv = fastnn.Objective(layers, X, y, 0.5).hessp(p, v)
     g_at = lambda q: reference.cost_grad(q, layers, X, y, 0.5)[1]
     hr = (g_at(p + 1e-5 * v) - g_at(p - 1e-5 * v)) / 2e-5
-    errors["hessp " + "-".join(map(str, layers))] = float(np.linalg.norm(hv - hr) / np.linalg.norm(hr))
+    errors["hessp " + "-".join(map(str, layers))] = float(np.linalg.norm(hv - hr)
+                                                          / np.linalg.norm(hr))
 padded = {np.dtype(t).name: int(layout(np.array([9, 1, 1]), np.zeros(1, t)).padded[1])
           for t in (np.float64, np.float32)}  # one unit padded to a whole vector: its lanes
 print(json.dumps({"bytes": _isa.VECTOR_BYTES, "padded": padded, "errors": errors}))

@@ -25,7 +25,8 @@ def manifest_of(path):
 def test_every_archive_matches_the_kernel_sources():
     """An archive of older sources would never load: rebuild with
     ``python -m fastnn._precompiled`` after editing a kernel."""
-    assert ARCHIVES and {p.name.removesuffix(".tar.xz") for p in ARCHIVES} <= set(_precompiled.LEVELS)
+    levels = {path.name.removesuffix(".tar.xz") for path in ARCHIVES}
+    assert levels and levels <= set(_precompiled.LEVELS)
     for path in ARCHIVES:
         manifest = manifest_of(path)
         assert manifest["sources"] == _precompiled.sources_hash(), path.name

@@ -29,7 +29,8 @@ def test_cost_and_gradient_by_hand():
     np.testing.assert_allclose(grad, [0.75, 0.75, -0.25, -0.25 + 2 * LN3], rtol=1e-14)
 
 
-@pytest.mark.parametrize("layers", [(4, 3), (5, 4, 3), (6, 5, 4, 3)], ids=["depth2", "depth3", "depth4"])
+@pytest.mark.parametrize("layers", [(4, 3), (5, 4, 3), (6, 5, 4, 3)],
+                         ids=["depth2", "depth3", "depth4"])
 @pytest.mark.parametrize("lam", [0.0, 3.0])
 def test_gradient_matches_central_differences(layers, lam):
     params, X, y = problem(layers, m=7, seed=len(layers))

@@ -91,7 +91,8 @@ def digest(_=None):
             o = fastnn.Objective(layers, data, y, 1.0, dtype=dtype)
             J, g = o(p)
             for a in (np.float64(J), g, o.hessp(p, g), fastnn.cost_grad(p, layers, data, y)[1],
-                      fastnn.predict(p, layers, data, dtype), fastnn.predict_proba(p, layers, data)):
+                      fastnn.predict(p, layers, data, dtype),
+                      fastnn.predict_proba(p, layers, data)):
                 h.update(np.ascontiguousarray(a).tobytes())
         for method in ("incremental", "full"):
             check = fastnn.check_gradients(p, layers, X[:30], y[:30], indices=8, method=method)

@@ -5,7 +5,6 @@ R{f} is the derivative of f along v. Each group goes forward (z, sigma(z)) and a
 Hessian times v -- into the worker's packed buffer.
 """
 
-import numpy as np
 from numba import prange
 
 from .._jit import kernel
