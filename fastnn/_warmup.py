@@ -21,8 +21,9 @@ from .network import prepare
 
 
 def warmup(dtypes=(np.float64, np.float32), sparse=True, processes=None, progress=None):
-    """Compile (or load from Numba's cache) every kernel of both plans, the Hessian and the
-    gradient checker for the given dtypes, for dense X and, with ``sparse``, scipy.sparse X.
+    """Compile (or load from Numba's cache, or from the archive shipped for this CPU level:
+    :mod:`fastnn._precompiled`) every kernel of both plans, the Hessian and the gradient
+    checker for the given dtypes, for dense X and, with ``sparse``, scipy.sparse X.
 
     Each (input form, dtype) is a path of its own, compiled in a process of its own, up to
     ``processes`` (default: the CPU count) side by side; ``progress(line)`` (e.g. ``print``)

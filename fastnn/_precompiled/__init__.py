@@ -86,17 +86,16 @@ class Archive:
         """The codegen's key of the entries (what Numba's cache keys them with)."""
         return tuple(self.manifest["magic"])
 
-    def load(self, index_name, stamp, key):
-        """The entry of ``key`` in a function's index (None where it has none), as Numba's
-        cache reads it: an index of another Numba version or source is not read."""
+    def load(self, index_name, key):
+        """The entry of ``key`` in a function's index, or None. The index is Numba's: its
+        Numba version, then (source stamp, {key: data file}); the manifest already vouched
+        for the version and the sources."""
         index = self.files.get(index_name)
         if index is None:
             return None
         stream = io.BytesIO(index)
-        if pickle.load(stream) != numba.__version__:
-            return None
-        found_stamp, overloads = pickle.loads(stream.read())
-        name = overloads.get(key) if found_stamp == stamp else None
+        pickle.load(stream)  # the Numba version
+        name = pickle.loads(stream.read())[1].get(key)
         return None if name is None else pickle.loads(self.files[name])
 
 
@@ -130,7 +129,7 @@ class _CacheThenArchive(FunctionCache):
         shipped = archive() if found is None and self._enabled else None
         if shipped is None:
             return found
-        data = shipped.load(self._cache_file._index_name, self._cache_file._source_stamp,
+        data = shipped.load(self._cache_file._index_name,
                             self._index_key(sig, shipped))  # keyed as the level's codegen
         if data is None:
             return None
