@@ -6,7 +6,6 @@ the input is not already in that form (inputs are never modified).
 """
 
 import numbers
-import sys
 import operator
 
 import numpy as np
@@ -40,7 +39,7 @@ def check_layers(layers):
 
 def _real_array(a, name):
     """a as a numeric array, else a TypeError that says what a is and what to pass."""
-    if hasattr(a, "tocsr") and hasattr(a, "nnz"):
+    if _is_sparse(a):
         raise TypeError(f"{name} is a scipy.sparse {type(a).__name__}: pass a dense array "
                         f"({name}.toarray())")
     arr = np.asarray(a)
@@ -85,26 +84,17 @@ def check_params(params, size, name="params"):
 
 def check_X(X, n_features=None, dtype=np.float64):
     """Return X as a C-contiguous (m, n_features) array of dtype (any width for None) or, for
-    a scipy.sparse matrix or array, as ``kernels.CsrRows`` of dtype; m >= 1, all finite. A
-    dask array is checked by its shape, chunks and dtype alone and returned as it is (its
-    blocks are checked where they are prepared: :mod:`fastnn.dask`)."""
-    if is_dask(X):
-        from .dask import check_dask_X
-
-        return check_dask_X(X, n_features)
+    a scipy.sparse matrix or array, as ``kernels.CsrRows`` of dtype; m >= 1, all finite."""
     if _is_sparse(X):
         return _check_sparse_X(X, n_features, dtype)
     arr = _real_array(X, "X")
-    _check_X_shape(arr.shape, n_features)
+    check_X_shape(arr.shape, n_features)
     _check_finite(arr, "X")
-    with np.errstate(over="ignore"):  # an overflowing cast is reported just below
-        converted = np.ascontiguousarray(arr, dtype=dtype)
-    if converted.dtype.itemsize < arr.dtype.itemsize and converted.dtype.kind == "f":
-        _check_in_range(converted, arr, "X", "pass dtype=np.float64 or scale X")
-    return converted
+    return _narrowed(arr, dtype, "X", _SCALE_X, np.ascontiguousarray)
 
 
-def _check_X_shape(shape, n_features):
+def check_X_shape(shape, n_features):
+    """X's shape ``(m, n)``: 2-D, m >= 1, n_features columns where given."""
     if len(shape) != 2:
         raise ValueError(f"X must be 2-D (rows, features), got {len(shape)}-D. Reshape your "
                          "data: X.reshape(1, -1) for one row, X.reshape(-1, 1) for one feature")
@@ -113,12 +103,6 @@ def _check_X_shape(shape, n_features):
     if n_features is not None and shape[1] != n_features:
         raise ValueError(f"X must have {n_features} features (columns) to match layers[0], "
                          f"got {shape[1]}")
-
-
-def is_dask(a):
-    """A dask array (told without importing dask: a user with one has imported it)."""
-    array = sys.modules.get("dask.array")
-    return array is not None and isinstance(a, array.Array)
 
 
 def _is_sparse(a):
@@ -133,7 +117,7 @@ def _check_sparse_X(X, n_features, dtype):
     if X.dtype.kind not in "iuf":
         raise TypeError(f"X must hold real numbers, got a scipy.sparse {type(X).__name__} of "
                         f"dtype {X.dtype}")
-    _check_X_shape(X.shape, n_features)
+    check_X_shape(X.shape, n_features)
     csr = X.tocsr()
     if not csr.has_canonical_format:
         csr = csr.copy()
@@ -147,10 +131,7 @@ def sparse_rows(csr, dtype):
     they already have the kernels' dtypes)."""
     from .kernels import CsrRows
 
-    with np.errstate(over="ignore"):  # an overflowing cast is reported just below
-        data = csr.data.astype(dtype, copy=False)
-    if data.dtype.itemsize < csr.data.dtype.itemsize:
-        _check_in_range(data, csr.data, "X", "pass dtype=np.float64 or scale X")
+    data = _narrowed(csr.data, dtype, "X", _SCALE_X)
     if csr.shape[1] >= 2**31:
         raise ValueError(f"X has {csr.shape[1]} columns: at most 2**31 - 1 are supported")
     return CsrRows(data, csr.indices.astype(np.int32, copy=False),
@@ -158,8 +139,7 @@ def sparse_rows(csr, dtype):
 
 
 def take_rows(X, index):
-    """The rows ``index`` of a dense X or ``CsrRows`` (copies) or a dask X (lazily), in the
-    same form."""
+    """The rows ``index`` of a dense X or ``CsrRows`` (copies), in the same form."""
     if not hasattr(X, "indptr"):
         return X[index]
     import scipy.sparse
@@ -168,24 +148,29 @@ def take_rows(X, index):
     return sparse_rows(csr[index], X.data.dtype)
 
 
-def _check_in_range(converted, original, name, remedy):
-    """A narrowed copy holds inf where the original overflowed its dtype (+inf and -inf sum
-    to nan: no warning for that either)."""
+_SCALE_X = "pass dtype=np.float64 or scale X"
+
+
+def _narrowed(original, dtype, name, remedy, convert=np.asarray):
+    """``convert(original, dtype=dtype)`` (a copy only where needed), refused where a narrower
+    float dtype overflows: the copy holds inf there. A finite sum clears it with no temporary
+    (+inf and -inf sum to nan: no warning for that either)."""
+    with np.errstate(over="ignore"):  # an overflowing cast is reported just below
+        converted = convert(original, dtype=dtype)
+    if converted.dtype.itemsize >= original.dtype.itemsize or converted.dtype.kind != "f":
+        return converted
     with np.errstate(over="ignore", invalid="ignore"):
         overflowed = not np.isfinite(np.sum(converted))
     if overflowed and not np.isfinite(converted).all():
         big = np.abs(original[~np.isfinite(converted)]).max()
         raise ValueError(f"{name} holds values beyond {converted.dtype}'s range (|{name}| up to "
                          f"{big:.3g}): {remedy}")
+    return converted
 
 
 def check_in_dtype(params, dtype, name="params"):
     """float64 params in the compute dtype, refused where they overflow it (float32)."""
-    with np.errstate(over="ignore"):  # an overflow is reported just below
-        converted = params.astype(dtype)
-    if converted.dtype != params.dtype:
-        _check_in_range(converted, params, name, "pass dtype=np.float64")
-    return converted
+    return _narrowed(params, dtype, name, "pass dtype=np.float64")
 
 
 def check_y(y, m, n_classes=None):

@@ -9,15 +9,13 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
-
 import numpy as np
 import scipy.sparse
 
-from . import kernels
 from .gradcheck import check_gradients
 from .layout import n_params
-from .network import prepare
+from .network import Objective
+from .rows import make_rows
 
 
 def warmup(dtypes=(np.float64, np.float32), sparse=True, processes=None, progress=None):
@@ -59,13 +57,12 @@ def _warm_path(form, dtype):
     params, y = np.zeros(n_params(layers)), np.zeros(1, np.int64)
     X = np.zeros((1, 2)) if form == "dense" else scipy.sparse.csr_matrix((1, 2))
     for plan in ("fused", "blas"):
-        data = replace(prepare(layers, X, y, dtype), plan=plan)
-        lists = (kernels.search_each_group() if isinstance(data.X, kernels.CsrRows)
-                 else kernels.nonzero_columns(data.X))
-        data.cost_grad(params, 0.0, lists)
-        data.hessp(params, params, 0.0, lists)
-        data.forward(params, 0, layers[-1])
-        data.labels(params)
+        rows = make_rows(layers, X, y, dtype, keep=True, plan=plan)
+        objective = Objective.on(rows, 0.0)
+        objective(params)
+        objective.hessp(params, params)
+        rows.forward(params, 0, layers[-1])
+        rows.labels(params)
     for method in ("incremental", "full"):
         check_gradients(params, layers, X, y, method=method, dtype=dtype)
     return time.perf_counter() - start

@@ -4,8 +4,11 @@ X is a dask array ``(m, s1)`` cut into blocks of rows, each block holding all s1
 (numpy or scipy.sparse chunks); y holds the labels: a dask array with X's row chunks or an
 in-memory vector (labels are 8 bytes a row: they are gathered into this process once).
 
-Each block is validated, converted and its non-zero columns found once, as
-:class:`fastnn.Objective` does for an in-memory X, on a worker of the active
+Importing this module teaches fastnn dask arrays (:func:`fastnn.rows.form_of`): then
+:class:`fastnn.Objective`, :func:`fastnn.cost_grad`, :func:`fastnn.train`, the predictions
+and ``NeuralNetClassifier`` take a dask X (``fastnn.dask.Objective`` is
+:class:`fastnn.Objective`). Its rows are :class:`DaskRows`: each block is validated,
+converted and its non-zero columns found once, as for an in-memory X, on a worker of the active
 ``distributed.Client`` (with no client: in this process, read by dask's default scheduler),
 and kept there. An evaluation sends the parameters to every worker once, gets back one
 (loss sum, gradient sum) per block and adds them in block order, so it gives the same bits
@@ -19,11 +22,10 @@ of X between workers, a cost to pay once (``X = X.rechunk({1: -1})``), not on ev
 For X on disk: ``dask.array.from_zarr``, or :func:`from_npy` for an ``.npy`` file (each
 block read from the file on the worker that computes it).
 
-Needs ``pip install 'fastnn[dask]'`` (dask and distributed).
+Needs ``pip install 'fastnn[dask]'``: dask.array (and distributed, for a cluster).
 """
 
 import asyncio
-import dataclasses
 import functools
 import operator
 import os
@@ -34,15 +36,18 @@ import numpy as np
 try:
     import dask
     import dask.array
-    import distributed
     from dask.sizeof import sizeof
 except ImportError as err:
-    raise ImportError("fastnn.dask needs dask and distributed: pip install 'fastnn[dask]'") from err
+    raise ImportError("fastnn.dask needs dask: pip install 'fastnn[dask]'") from err
+try:
+    import distributed
+except ImportError:  # dask's own schedulers, in this process
+    distributed = None
 
 from . import network
-from ._checks import (_check_X_shape, check_dtype, check_lam, check_layers, check_params,
-                      check_X, check_y, is_dask)
-from .layout import n_params, weight_mask
+from ._checks import check_dtype, check_layers, check_params, check_X_shape, check_y
+from .layout import n_params
+from .rows import InMemoryRows, form_of, make_rows
 
 
 def check_dask_X(X, n_features=None):
@@ -52,7 +57,7 @@ def check_dask_X(X, n_features=None):
         raise TypeError(f"X must hold real numbers, got a dask array of dtype {X.dtype}")
     if X.ndim == 2 and np.isnan(X.shape[0]):
         raise ValueError("X's row chunks are unknown (nan): call X.compute_chunk_sizes() first")
-    _check_X_shape(X.shape, n_features)
+    check_X_shape(X.shape, n_features)
     if len(X.chunks[1]) > 1:
         raise ValueError(f"X is chunked across columns: its block (0, 1) holds columns "
                          f"{X.chunks[1][0]}..{X.chunks[1][0] + X.chunks[1][1] - 1} of "
@@ -75,7 +80,7 @@ def check_labels(y, X, n_classes=None):
     chunks; labels must lie in 0..n_classes-1 (any >= 0 for None), an error naming the first
     block at fault."""
     bounds = _bounds(X)
-    if is_dask(y):
+    if isinstance(y, dask.array.Array):
         if y.ndim != 1 or y.chunks[0] != X.chunks[0]:
             raise ValueError(f"y must be a 1-D dask array with X's row chunks {X.chunks[0]}, "
                              f"got shape {y.shape} in chunks {y.chunks}")
@@ -96,23 +101,18 @@ def check_labels(y, X, n_classes=None):
 
 
 def _prepare(x, y, layers, dtype, where):
-    """A block as an in-memory :class:`fastnn.Objective` of its own (its own copy of the rows),
+    """A block as :class:`fastnn.rows.InMemoryRows` for many calls (its own copy of the rows),
     errors naming the block."""
     try:
-        X = check_X(x, layers[0], dtype)
-        data = network.Prepared(layers, X, check_y(y, X.shape[0], layers[-1]), dtype,
-                                network.choose_plan(layers))
+        return make_rows(layers, x, y, dtype, keep=True)
     except (TypeError, ValueError) as err:
         raise type(err)(f"{where}: {err}") from None
-    if network.shares_memory(data.X, x):  # the block may be a view of the user's array
-        data = dataclasses.replace(data, X=data.X.copy())
-    return network.Objective.prepared(data, 0.0)
 
 
-@sizeof.register(network.Objective)
+@sizeof.register(InMemoryRows)
 def _sizeof_block(block):
     """What a prepared block holds, so that workers spill blocks to disk when memory is short."""
-    return sizeof(block.data.X) + sizeof(block.data.y) + sizeof(tuple(block._lists[:2]))
+    return sizeof(block.X) + sizeof(block.y) + sizeof(tuple(block.columns[:2]))
 
 
 def _run(block, method, vectors, threads=None):
@@ -122,7 +122,7 @@ def _run(block, method, vectors, threads=None):
     if threads is None:
         try:
             threads = distributed.get_worker().state.nthreads
-        except ValueError:
+        except (AttributeError, ValueError):  # no distributed, or not on a worker
             return method(block, *vectors)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))  # this thread's own
     return method(block, *vectors)
@@ -146,6 +146,8 @@ async def _run_held(keys, method, vectors, dask_worker):
 
 def _active_client():
     """The ``distributed.Client`` in use (the default one, if still running), else None."""
+    if distributed is None:
+        return None
     try:
         client = distributed.default_client()
     except ValueError:
@@ -153,18 +155,20 @@ def _active_client():
     return client if client.status == "running" else None
 
 
-class Blocks:
-    """Rows with labels on dask, prepared once: :class:`fastnn.network.Prepared`'s twin.
+class DaskRows:
+    """The rows of a dask X with their labels, each block prepared once where it is held:
+    the :class:`fastnn.rows.Rows` protocol over blocks of :class:`fastnn.rows.InMemoryRows`.
 
     ``layers``, ``dtype``; ``y`` the ``(m,)`` int64 labels (in this process); ``bounds``
-    each block's first row, then m. With a ``distributed.Client`` active
-    when made, the blocks stay on its workers (held as futures); else in this process.
+    each block's first row, then m; ``plan`` "per block" (each block chooses its own). With a
+    ``distributed.Client`` active when made, the blocks stay on its workers (held as
+    futures); else in this process. X and y as checked by :class:`OnDask`.
     """
 
+    plan = "per block"
+
     def __init__(self, layers, X, y, dtype):
-        self.layers, self.dtype = layers, dtype
-        check_dask_X(X, layers[0])
-        self.y = check_labels(y, X, layers[-1])
+        self.layers, self.dtype, self.y = layers, dtype, y
         self.bounds = _bounds(X)
         # the labels travel in the task graph (the scheduler keeps them, to prepare a lost
         # block again), as the smallest integers that hold them: 1 byte a row for <= 256 classes
@@ -189,7 +193,7 @@ class Blocks:
         return int(self.bounds[-1])
 
     def __repr__(self):
-        return (f"Blocks(layers={self.layers}, m={self.m}, blocks={len(self._blocks)}, "
+        return (f"DaskRows(layers={self.layers}, m={self.m}, blocks={len(self._blocks)}, "
                 f"dtype={np.dtype(self.dtype).name}, on={'workers' if self._client else 'here'})")
 
     def _each(self, method, *vectors):
@@ -212,23 +216,17 @@ class Blocks:
         return [found[key] for key in keys]
 
     def sums(self, params):
-        """(loss, grad) summed over all rows at checked params: the blocks' in block order."""
-        parts = self._each(network.Objective.sums, params)
+        """(loss, grad) summed over all rows: the blocks' sums in block order."""
+        parts = self._each(InMemoryRows.sums, params)
         return sum(loss for loss, _ in parts), _in_order([grad for _, grad in parts])
 
-    def cost_grad(self, params, lam):
-        return network.regularised(*self.sums(params), params, lam, self.layers, self.m)
-
-    def hessp(self, params, v, lam):
-        hv = _in_order(self._each(network.Objective.hessp_sums, params, v))
-        return network.averaged(hv, lam, v * weight_mask(self.layers), self.m)
+    def hessp_sums(self, params, v):
+        """The blocks' Hessian products in block order."""
+        return _in_order(self._each(InMemoryRows.hessp_sums, params, v))
 
     def labels(self, params):
-        """Predicted labels ``(m,)`` at checked params, gathered into this process."""
-        return np.concatenate(self._each(network.Objective.labels, params))
-
-    def objective(self, lam):
-        return Objective.prepared(self, lam)
+        """Predicted labels ``(m,)``, gathered into this process."""
+        return np.concatenate(self._each(InMemoryRows.labels, params))
 
 
 def _in_order(parts):
@@ -239,50 +237,42 @@ def _in_order(parts):
     return total
 
 
-class Objective:
-    """Cost and gradient on the rows of a dask X: :class:`fastnn.Objective` for data that
-    lives on dask.
+Objective = network.Objective  # takes a dask X once this module is imported
 
-    ``Objective(layers, X, y, lam)(params) -> (J, grad)`` and ``.hessp(params, v)``, with the
-    meaning and types of :class:`fastnn.Objective` and equal to it on the same rows (to
-    rounding: the blocks' sums are added in block order). X's blocks are prepared when it is
-    made, so bad input is reported then, naming the block.
-    """
 
-    def __init__(self, layers, X, y, lam=0.0, dtype=np.float64):
-        self.data = Blocks(check_layers(layers), X, y, check_dtype(dtype))
-        self.lam = check_lam(lam)
+class OnDask:
+    """How a dask X is checked (by its metadata: its blocks are checked where they are
+    prepared), split (lazily) and made into :class:`DaskRows`: :class:`fastnn.rows.InMemory`'s
+    interface, registered for dask arrays with :func:`fastnn.rows.form_of`."""
 
-    @classmethod
-    def prepared(cls, data, lam):
-        """An Objective on :class:`Blocks` already prepared."""
-        objective = cls.__new__(cls)
-        objective.data, objective.lam = data, check_lam(lam)
-        return objective
+    lazy = True
 
-    @property
-    def layers(self):
-        return self.data.layers
+    @staticmethod
+    def check(X, n_features, dtype):
+        return check_dask_X(X, n_features)
 
-    @property
-    def dtype(self):
-        return self.data.dtype
+    labels = staticmethod(check_labels)
 
-    @property
-    def n_params(self):
-        return n_params(self.data.layers)
+    @staticmethod
+    def take(X, index):
+        return X[index]
 
-    def __repr__(self):
-        return (f"fastnn.dask.Objective(layers={self.layers}, m={self.data.m}, lam={self.lam}, "
-                f"dtype={np.dtype(self.dtype).name}, blocks={len(self.data._blocks)})")
+    @staticmethod
+    def rows(layers, X, y, dtype, keep, plan=None):
+        return DaskRows(layers, X, y, dtype)
 
-    def __call__(self, params):
-        return self.data.cost_grad(check_params(params, self.n_params), self.lam)
+    @staticmethod
+    def gather(y):
+        return np.asarray(y.compute() if isinstance(y, dask.array.Array) else y)
 
-    def hessp(self, params, v):
-        """Exact Hessian of J at params times v, ``(n_params,)`` float64."""
-        params = check_params(params, self.n_params)
-        return self.data.hessp(params, check_params(v, self.n_params, name="v"), self.lam)
+    @staticmethod
+    def map(function, params, layers, X, dtype):
+        return map_rows(function, params, layers, X, dtype)
+
+
+@form_of.register(dask.array.Array)
+def _on_dask(X):
+    return OnDask
 
 
 def map_rows(function, params, layers, X, dtype):

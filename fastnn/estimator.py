@@ -7,9 +7,10 @@ Without scikit-learn, ``import fastnn`` and everything else work; making a
 import numpy as np
 
 from . import metrics
-from ._checks import check_X, is_dask
+from ._checks import check_hidden
 from .layout import unpack
-from .network import predict, predict_proba, prepare_rows
+from .network import predict, predict_proba
+from .rows import form_of, make_rows
 from .train import stratified_split, train
 
 try:
@@ -39,18 +40,13 @@ def _missing(y):
                      for v in y], bool)
 
 
-def _in_memory(y):
-    """Labels as a numpy array (a dask y computed: labels are 8 bytes a row)."""
-    return np.asarray(y.compute() if is_dask(y) else y)
-
-
 class _EarlyStopping:
     """The training callback of ``early_stopping``: accuracy on the held-out rows after every
     iteration; StopIteration once it has not risen by more than tol for n_iter_no_change
     iterations. Keeps every score and the best parameters."""
 
     def __init__(self, layers, X, y, tol, patience, dtype):
-        self.held = prepare_rows(layers, X, y, dtype)  # validated once, not every iteration
+        self.held = make_rows(layers, X, y, dtype)  # validated once, not every iteration
         self.tol, self.patience = tol, patience
         self.scores, self.best, self.best_params, self.stale = [], -np.inf, None, 0
 
@@ -119,8 +115,8 @@ class NeuralNetClassifier(*_BASES):
         if y is not None and _missing(np.asarray(y)).any():
             raise ValueError("y holds missing labels (NaN, None or NA): drop those rows or "
                              "give them a label")
-        if is_dask(X):  # checked block by block where it is prepared (fastnn.dask)
-            X, y = self._checked_X(X, reset=True), _in_memory(y)
+        if form_of(X).lazy:  # checked block by block where it is prepared (fastnn.dask)
+            X, y = self._checked_X(X, reset=True), form_of(y).gather(y)
         else:
             X, y = validate_data(self, X, y, **_X_FORMAT)
         check_classification_targets(y)
@@ -128,7 +124,7 @@ class NeuralNetClassifier(*_BASES):
         codes = codes.ravel()
         init = self._warm_start_params(classes)
         self.classes_ = classes
-        hidden = tuple(np.atleast_1d(self.hidden_layer_sizes).astype(int))
+        hidden = check_hidden(self.hidden_layer_sizes)
         watch = None
         if self.early_stopping:
             fit, held = stratified_split(codes, self.validation_fraction, self.random_state)
@@ -172,10 +168,11 @@ class NeuralNetClassifier(*_BASES):
                              dtype=self.dtype)
 
     def _checked_X(self, X, reset):
-        """X validated as scikit-learn does; a dask X by its shape alone (lazily)."""
-        if not is_dask(X):
+        """X validated as scikit-learn does; a lazy X (dask) by its form, lazily."""
+        form = form_of(X)
+        if not form.lazy:
             return validate_data(self, X, reset=reset, **_X_FORMAT)
-        X = check_X(X, None if reset else self.n_features_in_)
+        X = form.check(X, None if reset else self.n_features_in_, self.dtype)
         if reset:
             self.n_features_in_ = X.shape[1]
             self.__dict__.pop("feature_names_in_", None)
@@ -188,8 +185,8 @@ class NeuralNetClassifier(*_BASES):
     def predict(self, X):
         """The most probable class of each row of X (:func:`fastnn.predict`)."""
         check_is_fitted(self)
-        codes = predict(self.params_, self.layers_, self._checked_X(X, reset=False),
-                        dtype=self.dtype)
-        if is_dask(codes):  # lazily, block by block
+        X = self._checked_X(X, reset=False)
+        codes = predict(self.params_, self.layers_, X, dtype=self.dtype)
+        if form_of(X).lazy:  # lazily, block by block
             return codes.map_blocks(self.classes_.take, dtype=self.classes_.dtype)
         return self.classes_[codes]

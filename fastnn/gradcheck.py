@@ -8,10 +8,12 @@ Its kernels, parallel over parameters or (unit, rows) pairs, are in
 from dataclasses import dataclass
 
 import numpy as np
+
 from . import kernels
 from ._checks import check_lam, check_params
 from .layout import debug_params, n_params, weight_mask
-from .network import prepare
+from .network import regularised
+from .rows import InMemoryRows, make_rows
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,11 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
     >>> check.rel_diff < 1e-9
     True
     """
-    data, lam = prepare(layers, X, y, dtype), check_lam(lam)
+    data, lam = make_rows(layers, X, y, dtype), check_lam(lam)
+    if not isinstance(data, InMemoryRows):
+        where = type(X).__module__.split(".")[0]
+        raise TypeError(f"X is a {where} {type(X).__name__}: check_gradients reads X in this "
+                        "process; pass a sample of its rows as a numpy array")
     size = n_params(data.layers)
     params = check_params(params, size)
     if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
@@ -81,7 +87,7 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
     if method not in ("auto", "incremental", "full"):
         raise ValueError(f"method must be 'auto', 'incremental' or 'full', got {method!r}")
     if analytical is None:
-        analytical = data.cost_grad(params, lam, kernels.search_each_group())[1]
+        analytical = regularised(*data.sums(params), params, lam, data.layers, data.m)[1]
     analytical = check_params(analytical, size, name="analytical")
     idx = _check_indices(indices, size, seed)
 

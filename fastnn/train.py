@@ -14,10 +14,12 @@ import numpy as np
 
 from . import metrics
 from ._checks import (check_dtype, check_hidden, check_lam, check_params, check_positive,
-                      check_seed, check_X, check_y, is_dask, take_rows)
+                      check_seed)
 from ._threads import thread_limits
 from .layout import init_params, n_params
-from .network import Prepared, prepare_rows
+from .network import Objective
+from .rows import form_of, make_rows
+from .tunables import DIVERGED_FACTOR, MAX_CLASSES
 
 if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports it
     from scipy.optimize import OptimizeResult
@@ -25,8 +27,6 @@ if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports
 GRADIENT_METHODS = ("CG", "BFGS", "L-BFGS-B", "TNC", "Newton-CG", "trust-ncg", "trust-krylov")
 HESSP_METHODS = ("Newton-CG", "trust-ncg", "trust-krylov")
 METHODS = GRADIENT_METHODS + ("gd",)
-DIVERGED = 100.0  # gradient descent stops once the cost exceeds this many times its start
-MAX_CLASSES = 2**16  # one output unit per label 0..max(y): more is a mislabelled y
 
 
 @dataclass
@@ -126,25 +126,17 @@ def stratified_split(y, fraction, seed):
     return np.setdiff1d(np.arange(y.size), held), held
 
 
-def _split(layers, X, y, dtype, validation, seed):
-    """``(fit, held, held_rows)``: the data to fit, the validation data (or None) and, for a
-    validation fraction, the rows of X it holds. X and y as checked by :func:`train`."""
+def _split(form, layers, X, y, dtype, validation, seed):
+    """``(fit, held, held_rows)``: the rows to fit (for many calls), the validation rows (or
+    None) and, for a validation fraction, the rows of X it holds. X and y as checked by
+    ``form``, the rows made by it."""
     if validation is None or isinstance(validation, tuple):
-        held = None if validation is None else prepare_rows(layers, *validation, dtype)
-        return _kernel_form(layers, X, y, dtype), held, None
+        held = None if validation is None else make_rows(layers, *validation, dtype)
+        return form.rows(layers, X, y, dtype, keep=True), held, None
     fit_rows, held_rows = stratified_split(y, validation, seed)
-    return (_kernel_form(layers, take_rows(X, fit_rows), y[fit_rows], dtype),
-            _kernel_form(layers, take_rows(X, held_rows), y[held_rows], dtype), held_rows)
-
-
-def _kernel_form(layers, X, y, dtype):
-    """Checked rows as the kernels take them: ``Prepared`` in memory, dask ``Blocks``
-    prepared on the workers for a dask X."""
-    if is_dask(X):
-        from .dask import Blocks
-
-        return Blocks(layers, X, y, dtype)
-    return Prepared(layers, X, y, dtype)
+    return (form.rows(layers, form.take(X, fit_rows), y[fit_rows], dtype, keep=True),
+            form.rows(layers, form.take(X, held_rows), y[held_rows], dtype, keep=False),
+            held_rows)
 
 
 def _accuracy(params, data):
@@ -161,7 +153,7 @@ def _gradient_descent(fun, p0, maxiter, learning_rate, tol, callback):
     for it in range(1, maxiter + 1):
         step = p - learning_rate * grad
         J_new, grad = fun(step)
-        if J_new > DIVERGED * start:
+        if J_new > DIVERGED_FACTOR * start:
             raise _Stop("diverged", f"gradient descent diverged at iteration {it} (cost "
                         f"{J_new:.3g} from {start:.3g}): lower learning_rate; returning the "
                         "last parameters before it")
@@ -214,22 +206,18 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     tol = check_positive(tol, "tol", allow_none=True, allow_zero=True)
     if method == "gd":
         learning_rate = check_positive(learning_rate, "learning_rate")
-    X = check_X(X, dtype=dtype)
+    form = form_of(X)
+    X = form.check(X, None, dtype)
     classes = None if n_classes is None else operator.index(n_classes)
-    if is_dask(X):
-        from .dask import check_labels
-
-        y = check_labels(y, X, classes)
-    else:
-        y = check_y(y, X.shape[0], classes)
+    y = form.labels(y, X, classes)
     if y.max() >= MAX_CLASSES:
         raise ValueError(f"y holds the label {y.max()}: train makes one output unit per label "
                          f"0..max(y), at most {MAX_CLASSES}; relabel the classes as 0..K-1 "
                          "(np.unique(y, return_inverse=True)) or use NeuralNetClassifier, "
                          "which takes any labels")
     layers = (int(X.shape[1]), *hidden, int(y.max()) + 1 if classes is None else classes)
-    fit, held, held_rows = _split(layers, X, y, dtype, validation, seed)
-    objective = fit.objective(lam)  # X validated once, not copied again
+    fit, held, held_rows = _split(form, layers, X, y, dtype, validation, seed)
+    objective = Objective.on(fit, lam)  # X validated once, not copied again
     tracker = _Tracker(objective, f"lam = {lam:g}" + (f", learning_rate = {learning_rate:g}"
                                                        if method == "gd" else ""))
     costs = []

@@ -56,6 +56,17 @@ def on_dask(X, y, chunks=CHUNKS):
     return da.from_array(X, chunks=(chunks, -1)), da.from_array(y, chunks=(chunks,))
 
 
+def is_prepared(key):
+    """A key of a block prepared on a worker (fastnn.dask's task ``_prepare``)."""
+    return str(key).startswith("_prepare")
+
+
+def prepared_blocks(client):
+    """``{key: workers holding it}`` of every prepared block."""
+    return {key: set(workers) for key, workers in client.who_has().items()
+            if is_prepared(key)}
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("layers", [CLASSIC, (400, 64, 10)], ids=["fused", "blas"])
 def test_cost_gradient_and_hessp_equal_in_memory(client, rows, layers, dtype):
@@ -98,14 +109,16 @@ def test_blocks_stay_on_the_workers_between_evaluations(client, rows):
     runs no new preparation."""
     X, y = rows
     objective = fastnn.dask.Objective(CLASSIC, *on_dask(X, y), 1.0)
-    blocks = objective.data._blocks
-    held = client.who_has(blocks)
-    assert len(blocks) == len(CHUNKS) and all(held[f.key] for f in blocks)
+    blocks = prepared_blocks(client)
+    assert len(blocks) == len(CHUNKS) and all(blocks.values())
     before = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
     objective(fastnn.init_params(CLASSIC, 0))
     objective(fastnn.init_params(CLASSIC, 1))
     assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == before
-    assert dask.sizeof.sizeof(client.gather(blocks[0])) >= CHUNKS[0] * 400 * 8
+    assert prepared_blocks(client) == blocks
+    sizes = client.run(lambda dask_worker: [dask.sizeof.sizeof(block) for key, block in
+                                            dask_worker.data.items() if is_prepared(key)])
+    assert min(size for held in sizes.values() for size in held) >= min(CHUNKS) * 400 * 8
 
 
 def test_sparse_blocks_equal_dense(client, rows):
@@ -146,13 +159,39 @@ def test_a_validation_pair_on_dask_is_scored_on_the_workers(client, rows):
     assert there.validation_accuracy == pytest.approx(here.validation_accuracy, abs=1 / 300)
 
 
-def test_in_memory_entry_points_say_where_a_dask_X_goes(client, rows):
-    Xd, yd = on_dask(*rows)
+def test_every_entry_point_takes_a_dask_X_but_the_checker(client, rows):
+    """One Objective: fastnn.Objective and cost_grad read a dask X on the workers (the same
+    J as in memory); the checker, which reads X in this process, refuses it by name."""
+    X, y = rows
+    Xd, yd = on_dask(X, y)
     params = fastnn.init_params(CLASSIC, 0)
-    for call in (lambda: fastnn.Objective(CLASSIC, Xd, yd), lambda: fastnn.cost_grad(
-            params, CLASSIC, Xd, yd), lambda: fastnn.check_gradients(params, CLASSIC, Xd, yd)):
-        with pytest.raises(TypeError, match="X is a dask array: .* fastnn.dask.Objective"):
-            call()
+    J, grad = fastnn.Objective(CLASSIC, X, y, 1.0)(params)
+    for there in (fastnn.Objective(CLASSIC, Xd, yd, 1.0)(params),
+                  fastnn.cost_grad(params, CLASSIC, Xd, yd, 1.0)):
+        assert there[0] == pytest.approx(J, rel=RTOL[np.float64])
+        assert_close(there[1], grad, RTOL[np.float64])
+    assert fastnn.dask.Objective is fastnn.Objective
+    with pytest.raises(TypeError, match="X is a dask Array: check_gradients reads X in this"):
+        fastnn.check_gradients(params, CLASSIC, Xd, yd)
+
+
+def test_a_dask_X_without_fastnn_dask_is_refused_not_computed():
+    """Before ``import fastnn.dask``, fastnn does not know dask: a dask X gets an error that
+    says what to import (not np.asarray, which would compute all of X here)."""
+    code = ("import dask.array as da, numpy as np, fastnn\n"
+            "X = da.zeros((8, 3), chunks=4)\n"
+            "for call in (lambda: fastnn.predict(np.zeros(fastnn.n_params((3, 2))), (3, 2), X),\n"
+            "             lambda: fastnn.train(X, np.zeros(8, int))):\n"
+            "    try:\n"
+            "        call()\n"
+            "    except TypeError as err:\n"
+            "        print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=subprocess_env(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2 and all("X is a dask Array: import fastnn.dask first" in line
+                                   for line in lines)
 
 
 @pytest.mark.parametrize("method", ["Newton-CG", "gd"])
@@ -221,10 +260,6 @@ def worker_pids(client):
     return client.run(os.getpid)
 
 
-def holder_of(client, future):
-    return sorted(client.who_has([future])[future.key])[0]
-
-
 @pytest.fixture
 def own_cluster():
     """A cluster of its own for the tests that kill its workers."""
@@ -241,8 +276,7 @@ def test_a_worker_killed_between_evaluations_costs_time_not_the_answer(own_clust
 
     def kill_at_5(state):
         if state.nit == 5:  # kill a worker that holds prepared blocks
-            victim = next(worker for worker, keys in client.has_what().items()
-                          if any(str(key).startswith("_prepare") for key in keys))
+            victim = min(next(iter(prepared_blocks(client).values())))
             killed.append(worker_pids(client)[victim])
             os.kill(killed[0], signal.SIGKILL)
 
@@ -254,14 +288,14 @@ def test_a_worker_killed_between_evaluations_costs_time_not_the_answer(own_clust
 
 
 def test_a_worker_killed_during_an_evaluation_costs_time_not_the_answer(own_cluster, rows):
-    """The worker holding block 0 is stopped (SIGSTOP), so the evaluation cannot finish
-    without it; it is killed while the evaluation waits."""
+    """A worker holding a prepared block is stopped (SIGSTOP), so the evaluation cannot
+    finish without it; it is killed while the evaluation waits."""
     client = own_cluster
     X, y = rows
     objective = fastnn.dask.Objective(CLASSIC, *on_dask(X, y), 1.0)
     params = fastnn.init_params(CLASSIC, 8)
     expected = objective(params)
-    victim = worker_pids(client)[holder_of(client, objective.data._blocks[0])]
+    victim = worker_pids(client)[min(next(iter(prepared_blocks(client).values())))]
     os.kill(victim, signal.SIGSTOP)
     answer = []
     evaluation = threading.Thread(target=lambda: answer.append(objective(params)))
@@ -309,7 +343,7 @@ INTERRUPTED = """
 import json, sys
 import dask.array as da
 from distributed import Client, LocalCluster
-import fastnn
+import fastnn, fastnn.dask
 
 if __name__ == "__main__":
     X, y = fastnn.load_digits()
@@ -353,4 +387,24 @@ except ImportError as err:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=subprocess_env(), timeout=120, check=True).stdout
     assert out.splitlines()[0].endswith("(4,)")
-    assert "fastnn.dask needs dask and distributed: pip install 'fastnn[dask]'" in out
+    assert "fastnn.dask needs dask: pip install 'fastnn[dask]'" in out
+
+
+def test_predicting_on_dask_needs_dask_array_alone(rows, tmp_path):
+    """Without distributed (dask's own scheduler, in this process), fastnn.dask imports and
+    predicts lazily, block by block, as in memory."""
+    code = """
+import sys
+sys.modules["distributed"] = None  # as if not installed
+import dask.array as da, numpy as np, fastnn, fastnn.dask
+X = np.load(sys.argv[1])
+params = fastnn.init_params((400, 25, 10), 0)
+labels = fastnn.predict(params, (400, 25, 10), da.from_array(X, chunks=(300, -1)))
+print(type(labels).__name__, (labels.compute() == fastnn.predict(params, (400, 25, 10), X)).all())
+"""
+    path = tmp_path / "rows.npy"
+    np.save(path, rows[0])
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                         env=subprocess_env(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["Array", "True"]

@@ -4,7 +4,6 @@ the numpy reference; the plan chosen from shape and density; BLAS pools guarded 
 import json
 import subprocess
 import sys
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastnn
 from fastnn import _isa, kernels, reference
-from fastnn.network import choose_plan, prepare
+from fastnn.rows import choose_plan, make_rows
 from conftest import DTYPES, RTOL, assert_close, problem, sparse_problem, subprocess_env
 
 SHAPES = [(37, 11, 5), (3, 1, 2), (400, 30, 20, 10), (16, 16, 4), (20, 70, 3), (9, 5)]
@@ -20,8 +19,8 @@ PLANS = ["fused", "blas"]
 
 
 def on_plan(plan, params, layers, X, y, lam, dtype):
-    data = replace(prepare(layers, X, y, dtype), plan=plan)
-    return data, data.cost_grad(params, lam, kernels.search_each_group())
+    rows = make_rows(layers, X, y, dtype, plan=plan)
+    return rows, fastnn.Objective.on(rows, lam)(params)
 
 
 @pytest.mark.parametrize("plan", PLANS)
@@ -50,7 +49,7 @@ def test_each_plan_matches_the_reference(plan, dtype, layers, make):
 def test_blas_tiles_of_any_size_match_the_reference(tile, dtype, layers):
     """Many tiles per chunk, a partial last tile, chunks of unequal length (m = 1100)."""
     params, X, y = sparse_problem(layers, 1100, seed=5)
-    data = prepare(layers, X, y, dtype)
+    data = make_rows(layers, X, y, dtype)
     w = params.astype(dtype)
     loss, grad = kernels.tiled_cost_grad_sums(data.X, data.y, w, data.sizes, tile)
     J_ref, grad_ref = reference.cost_grad(params, layers, X, y, 0.0, dtype)

@@ -100,3 +100,34 @@ def test_archives_off_means_none():
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "None"
 
+
+
+ARGMAX = """
+import sys, numpy as np
+from fastnn import kernels
+X = np.zeros((3, 2), sys.argv[1]); X[:, 1] = 1
+print("calling", flush=True)
+print(kernels.argmax_rows(X).tolist(), flush=True)
+"""
+
+
+def test_a_save_into_numbas_cache_waits_for_another_process_saving(tmp_path):
+    """Numba names a new entry's file by counting its index: two processes saving at once
+    could take one name. A save takes the function's file lock: one held by this process
+    keeps another process's save waiting until it is released."""
+    import fcntl
+
+    env = subprocess_env(NUMBA_CACHE_DIR=str(tmp_path))
+    first = subprocess.run([sys.executable, "-c", ARGMAX, "float64"], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert first.returncode == 0 and first.stdout.split("\n")[1] == "[1, 1, 1]", first.stderr
+    [lock_path] = tmp_path.glob("**/*argmax_rows*.nbi.lock")
+    with open(lock_path) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        second = subprocess.Popen([sys.executable, "-c", ARGMAX, "float32"], text=True, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert second.stdout.readline() == "calling\n"
+        with pytest.raises(subprocess.TimeoutExpired):  # its new signature waits to be saved
+            second.wait(timeout=3)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0 and out == "[1, 1, 1]\n", err

@@ -12,10 +12,14 @@ found in the archive is saved into Numba's cache, so the next process loads it f
 archive is used only where all of this holds, and ignored otherwise (the kernels compile):
 
 - the Numba version, Python ABI and target triple that built it;
-- the same kernel sources: a hash of ``kernels/``, ``_jit.py`` and ``_isa.py`` (Numba's cache
-  notices an edit to a function's own file, not to its callees in other files);
+- the same kernel sources: a hash of ``kernels/``, ``_jit.py``, ``_isa.py`` and ``tunables.py``
+  (Numba's cache notices an edit to a function's own file, not to its callees in other files);
 - every CPU feature of the level on this host, and fastnn's vectors at the level's width
   (``FASTNN_VECTOR_BYTES=32`` on an AVX-512 host takes the ``x86-64-v3`` archive).
+
+Saves into Numba's cache are locked (a file lock per function): Numba names a new entry's file
+by counting its index's entries, so two processes saving at once (``warmup()``'s, a user's pool)
+could take one name, leaving an index that points a signature at another's code.
 
 ``FASTNN_PRECOMPILED=0`` turns the archives off. After editing a kernel, rebuild them with
 ``python -m fastnn._precompiled`` (each level this CPU can run; ``tests/test_precompiled.py``
@@ -37,7 +41,12 @@ from pathlib import Path
 
 import numba
 from llvmlite import binding
-from numba.core.caching import FunctionCache
+from numba.core.caching import FunctionCache, IndexDataCacheFile
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: Numba's own unlocked saves
+    fcntl = None
 
 from .. import _isa
 
@@ -55,7 +64,8 @@ def sources_hash():
     """A hash of every source file the kernels are compiled from."""
     root = Path(__file__).parents[1]
     digest = hashlib.sha256()
-    for path in sorted((root / "kernels").glob("*.py")) + [root / "_jit.py", root / "_isa.py"]:
+    others = [root / name for name in ("_jit.py", "_isa.py", "tunables.py")]
+    for path in sorted((root / "kernels").glob("*.py")) + others:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -121,8 +131,24 @@ def archive():
     return Archive(json.loads(files.pop("manifest.json")), files)
 
 
+class _LockedIndex(IndexDataCacheFile):
+    """Numba's index and data files of one function, saved under an exclusive file lock."""
+
+    def save(self, key, data):
+        with open(self._index_path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            super().save(key, data)
+
+
 class _CacheThenArchive(FunctionCache):
-    """Numba's cache of one function, then the archive; what the archive gives is saved."""
+    """Numba's cache of one function (saved under a lock), then the archive where one fits;
+    what the archive gives is saved."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        if fcntl is not None:
+            self._cache_file = _LockedIndex(self._cache_path, self._impl.filename_base,
+                                            self._impl.locator.get_source_stamp())
 
     def _load_overload(self, sig, target_context):
         found = super()._load_overload(sig, target_context)
@@ -139,9 +165,10 @@ class _CacheThenArchive(FunctionCache):
 
 
 def backed_by_archive(dispatcher):
-    """The dispatcher (cached by Numba), looking in the archive before it compiles, where one
-    fits (elsewhere, another Numba's private cache API included, it is left as it is)."""
-    if fitting_path() is not None and hasattr(dispatcher, "_cache"):  # not NUMBA_DISABLE_JIT
+    """The dispatcher (cached by Numba) with its cache saved under a lock and looking in the
+    archive, where one fits, before it compiles (a Numba without the private cache API it
+    relies on, or NUMBA_DISABLE_JIT, keeps its own)."""
+    if hasattr(dispatcher, "_cache") and hasattr(IndexDataCacheFile, "_save_index"):
         dispatcher._cache = _CacheThenArchive(dispatcher.py_func)
     return dispatcher
 

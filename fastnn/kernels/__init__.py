@@ -2,13 +2,13 @@
 
 The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises calls to it)::
 
-    network.cost_grad, Objective  -> fused.cost_grad_sums      (plan "fused")
+    rows.InMemoryRows.sums        -> fused.cost_grad_sums      (plan "fused")
                                      tiled.tiled_cost_grad_sums (plan "blas")
-    Objective.hessp               -> hessian.hessp_sums
-    network.forward/predict       -> fused.forward_states       (plan "fused")
+    InMemoryRows.hessp_sums       -> hessian.hessp_sums
+    InMemoryRows.forward, labels  -> fused.forward_states       (plan "fused")
                                      tiled.tiled_forward_states (plan "blas")
                                      scalars.argmax_rows (predicted labels)
-    Objective (once per dense X)  -> columns.nonzero_columns
+    rows kept for many calls      -> columns.nonzero_columns
     gradcheck.check_gradients     -> differences.incremental_differences (+ forward_states)
                                      differences.full_differences (-> fused.cost_grad_rows)
 
@@ -24,23 +24,22 @@ Conventions: ``w`` is the flat row-major parameter vector (bias in column 0 of e
 the compute dtype T (float64 or float32), ``layers`` an int64 array of layer sizes, X ``(m,
 s1)`` C-contiguous of dtype T or ``CsrRows`` (canonical CSR, data of dtype T), y int64 labels
 0..K-1. Sums come back in float64. Rows are
-walked in groups of ``packing.GROUP``, split into chunks that depend on m alone, and the
+walked in groups of ``tunables.GROUP_ROWS``, split into chunks that depend on m alone, and the
 chunks' partial sums are added in a fixed order: the same bits for any thread count.
 State that travels together is a NamedTuple (``CsrRows``, ``Layout``, ``Packed``,
 ``ColumnLists``, ``GroupState``, ``Workspace``, ``Group``, ``States``, ``Probe``), read by
 field; the micro-kernels take their inputs as named parameters (see ``micro``).
 """
 
-from .columns import ColumnLists, nonzero_columns, search_each_group
+from .columns import ColumnLists, nonzero_columns, unsearched_columns
 from .differences import full_differences, incremental_differences
 from .fused import States, cost_grad_rows, cost_grad_sums, forward_states
 from .hessian import hessp_sums
 from .inputs import CsrRows
 from .scalars import argmax_rows, sigmoid, sigmoid_gradient_from_activation
-from .tiled import COST_GRAD_TILE, FORWARD_TILE, tiled_cost_grad_sums, tiled_forward_states
+from .tiled import tiled_cost_grad_sums, tiled_forward_states
 
-__all__ = ["COST_GRAD_TILE", "FORWARD_TILE", "ColumnLists", "CsrRows", "States", "argmax_rows",
-           "cost_grad_rows", "cost_grad_sums", "forward_states", "full_differences",
-           "hessp_sums", "incremental_differences", "nonzero_columns", "search_each_group",
-           "sigmoid", "sigmoid_gradient_from_activation", "tiled_cost_grad_sums",
-           "tiled_forward_states"]
+__all__ = ["ColumnLists", "CsrRows", "States", "argmax_rows", "cost_grad_rows", "cost_grad_sums",
+           "forward_states", "full_differences", "hessp_sums", "incremental_differences",
+           "nonzero_columns", "sigmoid", "sigmoid_gradient_from_activation",
+           "tiled_cost_grad_sums", "tiled_forward_states", "unsearched_columns"]

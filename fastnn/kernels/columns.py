@@ -2,9 +2,9 @@
 
 The micro-kernels of the first layer read only the columns where one of a block's four rows is
 non-zero (three quarters of a digit image are blank), with no loss of exactness. The lists are
-found once for all of X (``nonzero_columns``: ``Objective`` does) or by each worker for each
-group as it goes (``search_each_group``); both find them with ``find_columns``, so both give
-the same bits.
+found once for all of X (``nonzero_columns``: an ``Objective``'s rows do) or by each worker for
+each group as it goes (``unsearched_columns()`` asks for that); both find them with
+``find_columns``, so both give the same bits.
 """
 
 from typing import NamedTuple
@@ -13,8 +13,9 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
+from ..tunables import GROUP_ROWS
 from .inputs import by_input
-from .packing import GROUP, chunk, n_chunks
+from .packing import chunk, n_chunks
 
 
 class ColumnLists(NamedTuple):
@@ -28,25 +29,25 @@ class ColumnLists(NamedTuple):
 
 
 @kernel()
-def search_each_group():
-    """No cached lists: each worker finds its groups' columns as it goes."""
+def unsearched_columns():
+    """No lists found ahead: each worker finds its groups' non-zero columns as it goes."""
     return ColumnLists(np.zeros(0, np.int64), np.zeros(0, np.int32), False)
 
 
 @kernel()
-def worker_lists(lists, n_inputs):
+def worker_columns(columns, n_inputs):
     """The lists a worker reads: the cached ones, or room for a group's two blocks."""
-    if lists.cached:
-        return lists
+    if columns.cached:
+        return columns
     return ColumnLists(np.zeros(3, np.int64), np.empty(2 * n_inputs, np.int32), False)
 
 
 @kernel()
 def group_rows(lo, hi, rows):
     """Fill rows with lo, lo+1, ..., clamped to hi-1; return how many are real rows."""
-    for g in range(GROUP):
+    for g in range(GROUP_ROWS):
         rows[g] = min(lo + g, hi - 1)
-    return min(GROUP, hi - lo)
+    return min(GROUP_ROWS, hi - lo)
 
 
 @kernel()
@@ -84,38 +85,39 @@ find_columns = by_input(_dense_find_columns, _sparse_find_columns)
 
 
 @kernel()
-def start_group(X, lists, rows, mass, r, hi):
-    """Set a group up from row r on (rows up to hi): its rows, and its first block in lists --
-    r // 4 of cached lists, or block 0 of the worker's own, found now.
+def start_group(X, columns, rows, mass, r, hi):
+    """Set a group up from row r on (rows up to hi): its rows, and its first block in
+    columns -- r // 4 of cached lists, or block 0 of the worker's own, found now.
     Returns ``(valid, block)``: how many rows are real, and the first block."""
     valid = group_rows(r, hi, rows)
-    if lists.cached:
+    if columns.cached:
         return valid, r // 4
-    find_columns(X, rows, lists.starts, lists.cols, mass)
+    find_columns(X, rows, columns.starts, columns.cols, mass)
     return valid, 0
 
 
 @kernel(parallel=True)
 def nonzero_columns(X):
     """The cached ``ColumnLists`` of all of X: two blocks per group of rows, found as the
-    workers find them (``find_columns``). Two passes: the lists' lengths, then the lists."""
+    workers find them (``find_columns``). Two passes: the columns' lengths, then the columns."""
     m = X.shape[0]
     nc = n_chunks(m)
-    starts, cols = np.zeros((m + GROUP - 1) // GROUP * 2 + 1, np.int64), np.empty(0, np.int32)
+    blocks = (m + GROUP_ROWS - 1) // GROUP_ROWS * 2  # of four rows
+    starts, cols = np.zeros(blocks + 1, np.int64), np.empty(0, np.int32)
     for fill in range(2):
         if fill:
             for b in range(starts.shape[0] - 1):  # lengths -> starts
                 starts[b + 1] += starts[b]
             cols = np.empty(starts[-1], np.int32)
         for c in prange(nc):
-            rows, mass = np.empty(GROUP, np.int64), np.empty(X.shape[1], X.dtype)
+            rows, mass = np.empty(GROUP_ROWS, np.int64), np.empty(X.shape[1], X.dtype)
             found_at, found = np.zeros(3, np.int64), np.empty(2 * X.shape[1], np.int32)
-            lo, hi = chunk(m, nc, c, GROUP)
-            for r in range(lo, hi, GROUP):
+            lo, hi = chunk(m, nc, c, GROUP_ROWS)
+            for r in range(lo, hi, GROUP_ROWS):
                 group_rows(r, hi, rows)
                 find_columns(X, rows, found_at, found, mass)
                 b = r // 4
-                if fill:  # both blocks' lists at once: they are contiguous in cols too
+                if fill:  # both blocks' columns at once: they are contiguous in cols too
                     for t in range(found_at[2]):
                         cols[starts[b] + t] = found[t]
                 else:

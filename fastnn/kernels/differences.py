@@ -14,12 +14,12 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
+from ..tunables import CHECKER_PARAM_CHUNKS
 from .fused import cost_grad_rows
 from .inputs import entry, n_entries
 from .packing import chunk, fixed_order_sum, n_chunks, offsets
 from .scalars import sigmoid, softplus_difference
 
-PARAM_CHUNKS = 64  # parameters are split into this many chunks, each with its own weights copy
 
 
 class Probe(NamedTuple):
@@ -142,7 +142,7 @@ def incremental_differences(X, y, w, layers, pre, act, want, eps):
 def full_differences(X, y, w, layers, idx, eps):
     """J_sum(w + eps e_p) - J_sum(w - eps e_p) by two full serial passes, for each p in idx."""
     out = np.empty(idx.shape[0])
-    nc = min(PARAM_CHUNKS, idx.shape[0])
+    nc = min(CHECKER_PARAM_CHUNKS, idx.shape[0])
     m = X.shape[0]
     for c in prange(nc):
         mine = w.copy()  # private copy: perturbed and restored in place

@@ -1,6 +1,6 @@
 """The fused pass: forward, cost and backprop of a group of rows while it is in cache.
 
-A serial worker walks its rows in groups of ``GROUP`` (``cost_grad_chunk``); each group goes
+A serial worker walks its rows in groups of ``GROUP_ROWS`` (``cost_grad_chunk``); each group goes
 forward through every layer (``forward_group``), gets its output deltas and loss
 (``output_delta``) and goes back (``backward_group``), adding its gradient into the worker's
 own packed buffer. The parallel drivers (``cost_grad_sums``, ``forward_states``) split the
@@ -13,16 +13,17 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
-from .columns import search_each_group, start_group, worker_lists
+from ..tunables import GROUP_ROWS
+from .columns import start_group, unsearched_columns, worker_columns
 from .inputs import by_input, values
 from .micro import (affine_4, log_loss_columns, outer_4, sigmoid_block, sparse_affine_4,
                     sparse_outer_4, times_slope)
-from .packing import (GROUP, Layout, Packed, add_unpacked, aligned_zeros, chunk,
+from .packing import (Layout, Packed, add_unpacked, aligned_zeros, chunk,
                       fixed_order_sum, layout, n_chunks, offsets, pack_weights, summed_unpacked)
 
 
 class GroupState(NamedTuple):
-    """A group's state, ``(GROUP, Layout.column[-1])`` buffers of the compute dtype (zeroed:
+    """A group's state, ``(GROUP_ROWS, Layout.column[-1])`` buffers of the compute dtype (zeroed:
     the padding stays 0); the Hessian's R{.} state has the same three."""
 
     pre: np.ndarray  # pre-activations z of every layer
@@ -38,31 +39,32 @@ class States(NamedTuple):
 
 
 class Workspace(NamedTuple):
-    """A worker's index lists and scratch."""
+    """A worker's rows, column lists and scratch."""
 
-    rows: np.ndarray  # (GROUP,) int64: the group's rows of X
-    slots: np.ndarray  # 0..GROUP-1: the group's rows in its state buffers
+    rows: np.ndarray  # (GROUP_ROWS,) int64: the group's rows of X
+    slots: np.ndarray  # 0..GROUP_ROWS-1: the group's rows in its state buffers
     every_unit: np.ndarray  # 0..widest-1, int32: all units of a layer as a column list
-    lists: object  # the first layer's ColumnLists (cached, or the worker's own)
+    columns: object  # the first layer's ColumnLists (cached, or the worker's own)
     mass: np.ndarray  # (s1,) scratch of the column search
-    outputs: np.ndarray  # (2, K, GROUP) float64: the outputs' z and targets, transposed
+    outputs: np.ndarray  # (2, K, GROUP_ROWS) float64: the outputs' z and targets, transposed
 
 
 @kernel()
 def new_state(lay, like):
     """A zeroed ``GroupState`` in like's dtype: three buffers of one cache-aligned block (each
     row a whole number of vectors, so every row starts aligned too)."""
-    block = aligned_zeros(3 * GROUP * lay.column[-1], like).reshape(3, GROUP, lay.column[-1])
+    width = lay.column[-1]
+    block = aligned_zeros(3 * GROUP_ROWS * width, like).reshape(3, GROUP_ROWS, width)
     return GroupState(block[0], block[1], block[2])
 
 
 @kernel()
-def workspace(layers, like, lists):
-    """A worker's ``Workspace``; ``lists``: cached ``ColumnLists`` or ``search_each_group()``."""
-    return Workspace(np.empty(GROUP, np.int64), np.arange(GROUP),
+def workspace(layers, like, columns):
+    """A worker's ``Workspace``; ``columns``: cached ``ColumnLists`` or ``unsearched_columns()``."""
+    return Workspace(np.empty(GROUP_ROWS, np.int64), np.arange(GROUP_ROWS),
                      np.arange(layers.max()).astype(np.int32),  # the same index type as cols
-                     worker_lists(lists, layers[0]), np.empty(layers[0], like.dtype),
-                     np.empty((2, layers[-1], GROUP)))
+                     worker_columns(columns, layers[0]), np.empty(layers[0], like.dtype),
+                     np.empty((2, layers[-1], GROUP_ROWS)))
 
 
 class Group(NamedTuple):
@@ -76,85 +78,85 @@ class Group(NamedTuple):
 
 
 @kernel()
-def affine_inputs(group, block, act, l, half, wt, width, dst, d0):
+def affine_inputs(group, block, act, l, half, wt, width, dst, dst_col):
     """``affine_4`` of half a group (first block ``block``) over layer l's inputs: X's
     non-zero columns for l = 0, the previous layer's units in act otherwise."""
     if l == 0:
-        _affine_x(group.X, group, block + half, 4 * half, wt, width, dst, d0)
+        _affine_x(group.X, group, block + half, 4 * half, wt, width, dst, dst_col)
     else:
-        affine_units(act, group, l, 4 * half, wt, width, dst, d0, False)
+        affine_units(act, group, l, 4 * half, wt, width, dst, dst_col, False)
 
 
 @kernel()
-def outer_inputs(group, block, act, l, half, d, e0, gt, width):
+def outer_inputs(group, block, act, l, half, d, d_col, gt, width):
     """``outer_4`` (bias row included) of half a group over layer l's inputs."""
     if l == 0:
-        _outer_x(group.X, group, block + half, 4 * half, d, e0, gt, width)
+        _outer_x(group.X, group, block + half, 4 * half, d, d_col, gt, width)
     else:
-        outer_units(act, group, l, 4 * half, d, e0, gt, width, True)
+        outer_units(act, group, l, 4 * half, d, d_col, gt, width, True)
 
 
 @kernel()
 def _block_span(group, b):
     """Where block b's non-zero columns are in the worker's lists: ``(start, stop)``."""
-    return group.ws.lists.starts[b], group.ws.lists.starts[b + 1]
+    return group.ws.columns.starts[b], group.ws.columns.starts[b + 1]
 
 
 @kernel()
-def _dense_affine_x(X, group, b, g0, wt, width, dst, d0):
+def _dense_affine_x(X, group, b, g0, wt, width, dst, dst_col):
     """``affine_4`` of the first layer: X's rows over block b's non-zero columns (dense X), or
     each row over its own columns (``sparse_affine_4``, a ``CsrRows`` X)."""
     start, stop = _block_span(group, b)
     # X's columns from np.int64(0), not a literal 0: Numba would compile affine_4 (and outer_4)
     # once for literal 0 and again for the buffers' int64 offsets, 0.8 s more of a first call
-    affine_4(X, group.ws.rows, np.int64(0), group.ws.lists.cols[start:], stop - start, g0, wt,
-             width, dst, d0, False)
+    affine_4(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, g0, wt,
+             width, dst, dst_col, False)
 
 
 @kernel()
-def _sparse_affine_x(X, group, b, g0, wt, width, dst, d0):
-    sparse_affine_4(X.data, X.indices, X.indptr, group.ws.rows, g0, wt, width, dst, d0)
+def _sparse_affine_x(X, group, b, g0, wt, width, dst, dst_col):
+    sparse_affine_4(X.data, X.indices, X.indptr, group.ws.rows, g0, wt, width, dst, dst_col)
 
 
 _affine_x = by_input(_dense_affine_x, _sparse_affine_x)
 
 
 @kernel()
-def _dense_outer_x(X, group, b, g0, d, e0, gt, width):
+def _dense_outer_x(X, group, b, g0, d, d_col, gt, width):
     """``outer_4`` of the first layer, bias row included, as ``_affine_x`` reads X."""
     start, stop = _block_span(group, b)
-    outer_4(X, group.ws.rows, np.int64(0), group.ws.lists.cols[start:], stop - start, g0, d, e0,
-            gt, width, True)  # np.int64(0): see _dense_affine_x
+    outer_4(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, g0, d,
+            d_col, gt, width, True)  # np.int64(0): see _dense_affine_x
 
 
 @kernel()
-def _sparse_outer_x(X, group, b, g0, d, e0, gt, width):
-    sparse_outer_4(X.data, X.indices, X.indptr, group.ws.rows, g0, d, e0, gt, width)
+def _sparse_outer_x(X, group, b, g0, d, d_col, gt, width):
+    sparse_outer_4(X.data, X.indices, X.indptr, group.ws.rows, g0, d, d_col, gt, width)
 
 
 _outer_x = by_input(_dense_outer_x, _sparse_outer_x)
 
 
 @kernel()
-def affine_units(buffer, group, i, g0, wt, width, dst, d0, accumulate):
+def affine_units(buffer, group, i, g0, wt, width, dst, dst_col, accumulate):
     """``affine_4`` over layer i's units in a group buffer (activations, deltas, R{.})."""
     affine_4(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit, group.layers[i],
-             g0, wt, width, dst, d0, accumulate)
+             g0, wt, width, dst, dst_col, accumulate)
 
 
 @kernel()
-def outer_units(buffer, group, i, g0, d, e0, gt, width, bias):
+def outer_units(buffer, group, i, g0, d, d_col, gt, width, bias):
     """``outer_4`` over layer i's units in a group buffer."""
     outer_4(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit, group.layers[i],
-            g0, d, e0, gt, width, bias)
+            g0, d, d_col, gt, width, bias)
 
 
 @kernel()
-def back_propagate(buffer, group, i, wt, width, dst, d0, accumulate):
-    """dst[:, d0:] (+)= W^T of layer i's units in buffer, the whole group (wt: a packed
+def back_propagate(buffer, group, i, wt, width, dst, dst_col, accumulate):
+    """dst[:, dst_col:] (+)= W^T of layer i's units in buffer, the whole group (wt: a packed
     backward matrix)."""
     for half in range(2):
-        affine_units(buffer, group, i, 4 * half, wt, width, dst, d0, accumulate)
+        affine_units(buffer, group, i, 4 * half, wt, width, dst, dst_col, accumulate)
 
 
 @kernel()
@@ -176,17 +178,17 @@ def output_delta(pre, y, rows, valid, z0, delta, outputs):
     """Loss summed over the group's real rows; output deltas sigma(z) - onehot (0 on padding).
 
     In float64, a vector of rows at a time: each output's z of the group and its targets go to
-    ``outputs`` ``(2, K, GROUP)``, transposed, and come back as residual and loss.
+    ``outputs`` ``(2, K, GROUP_ROWS)``, transposed, and come back as residual and loss.
     """
     z, target = outputs[0], outputs[1]
-    for g in range(GROUP):
+    for g in range(GROUP_ROWS):
         label = y[rows[g]]
         for k in range(z.shape[0]):
             z[k, g] = pre[g, z0 + k]
             target[k, g] = k == label
-    log_loss_columns(outputs, GROUP)
+    log_loss_columns(outputs, GROUP_ROWS)
     total = 0.0
-    for g in range(GROUP):
+    for g in range(GROUP_ROWS):
         for k in range(z.shape[0]):
             if g < valid:
                 total += target[k, g]
@@ -210,15 +212,15 @@ def backward_group(group, block, packed, state, grad):
 
 
 @kernel()
-def cost_grad_chunk(X, y, layers, lay, packed, lists, lo, hi, packed_grad, with_grad):
+def cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, packed_grad, with_grad):
     """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
-    gradient into packed_grad (packed layout) when ``with_grad``. Cached ``lists`` need lo
+    gradient into packed_grad (packed layout) when ``with_grad``. Cached ``columns`` need lo
     to be a multiple of four."""
-    state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward, lists)
+    state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward, columns)
     group = Group(X, layers, lay, ws)
     loss = 0.0
-    for r in range(lo, hi, GROUP):
-        valid, block = start_group(X, ws.lists, ws.rows, ws.mass, r, hi)
+    for r in range(lo, hi, GROUP_ROWS):
+        valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
         loss += output_delta(state.pre, y, ws.rows, valid, lay.column[-2], state.delta,
                              ws.outputs)
@@ -234,7 +236,7 @@ def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
     lay = layout(layers, w)
     packed = pack_weights(w, layers, lay)
     packed_grad = np.zeros(packed.forward.shape[0] if with_grad else 0, w.dtype)
-    loss = cost_grad_chunk(X, y, layers, lay, packed, search_each_group(), lo, hi, packed_grad,
+    loss = cost_grad_chunk(X, y, layers, lay, packed, unsearched_columns(), lo, hi, packed_grad,
                            with_grad)
     if with_grad:
         add_unpacked(packed_grad, layers, lay, grad)
@@ -242,9 +244,9 @@ def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
 
 
 @kernel(parallel=True)
-def cost_grad_sums(X, y, w, layers, lists):
-    """Loss and gradient (float64, shaped like w) summed over all rows of X. ``lists``:
-    ``nonzero_columns(X)``, or ``search_each_group()`` to find them on the way."""
+def cost_grad_sums(X, y, w, layers, columns):
+    """Loss and gradient (float64, shaped like w) summed over all rows of X. ``columns``:
+    ``nonzero_columns(X)``, or ``unsearched_columns()`` to find them on the way."""
     m = X.shape[0]
     nc = n_chunks(m)
     lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
@@ -252,8 +254,8 @@ def cost_grad_sums(X, y, w, layers, lists):
     partial = aligned_zeros(nc * packed.forward.shape[0], w).reshape(nc, -1)
     losses = np.zeros((nc, 1))
     for c in prange(nc):
-        lo, hi = chunk(m, nc, c, GROUP)
-        losses[c, 0] = cost_grad_chunk(X, y, layers, lay, packed, lists, lo, hi, partial[c],
+        lo, hi = chunk(m, nc, c, GROUP_ROWS)
+        losses[c, 0] = cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, partial[c],
                                        True)
     return fixed_order_sum(losses)[0], summed_unpacked(partial, layers, lay, w.shape[0])
 
@@ -262,13 +264,13 @@ def cost_grad_sums(X, y, w, layers, lists):
 def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
     state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward,
-                                                          search_each_group())
+                                                          unsearched_columns())
     group = Group(X, layers, lay, ws)
     units_at = offsets(layers).units
     n, units = layers.shape[0] - 1, units_at[-1]
     first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
-    for r in range(lo, hi, GROUP):
-        valid, block = start_group(X, ws.lists, ws.rows, ws.mass, r, hi)
+    for r in range(lo, hi, GROUP_ROWS):
+        valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
         if act_out.shape[1] > 0:  # the outputs' sigma(z): labels need only z
             sigmoid_block(state.pre, state.act, lay.column[n], lay.padded[n])
@@ -296,6 +298,6 @@ def forward_states(X, w, layers, pre_cols, act_cols):
     lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
     packed = Packed(*pack_weights(w, layers, lay))
     for c in prange(nc):
-        lo, hi = chunk(m, nc, c, GROUP)
+        lo, hi = chunk(m, nc, c, GROUP_ROWS)
         _forward_rows(X, layers, lay, packed, lo, hi, pre, act)
     return States(pre, act)

@@ -8,11 +8,12 @@ Hessian times v -- into the worker's packed buffer.
 from numba import prange
 
 from .._jit import kernel
+from ..tunables import GROUP_ROWS
 from .columns import start_group
 from .fused import (Group, affine_inputs, affine_units, back_propagate, forward_group, new_state,
                     outer_inputs, outer_units, output_delta, workspace)
 from .micro import sigmoid_block, times_slope
-from .packing import (GROUP, Layout, Packed, aligned_zeros, chunk, layout, n_chunks, pack_weights,
+from .packing import (Layout, Packed, aligned_zeros, chunk, layout, n_chunks, pack_weights,
                       summed_unpacked)
 from .scalars import sigmoid_gradient_from_activation
 
@@ -58,7 +59,7 @@ def _backward_along(group, block, pw, pv, state, r, hv):
         back_propagate(delta, group, l + 1, WB, below, delta, at_below, False)
         back_propagate(delta, group, l + 1, VB, below, rdelta, at_below, False)
         back_propagate(rdelta, group, l + 1, WB, below, rdelta, at_below, True)
-        for g in range(GROUP):
+        for g in range(GROUP_ROWS):
             for j in range(at_below, at_below + layers[l]):
                 a, back = state.act[g, j], delta[g, j]
                 slope = sigmoid_gradient_from_activation(a)
@@ -68,15 +69,15 @@ def _backward_along(group, block, pw, pv, state, r, hv):
 
 
 @kernel()
-def _hessp_chunk(X, y, layers, lay, pw, pv, lists, lo, hi, packed_hv):
+def _hessp_chunk(X, y, layers, lay, pw, pv, columns, lo, hi, packed_hv):
     """Serial worker on packed w and v: adds the Hessian of the summed loss over rows
-    lo..hi-1 times v into packed_hv (packed layout). ``lists`` as in ``cost_grad_chunk``."""
+    lo..hi-1 times v into packed_hv (packed layout). ``columns`` as in ``cost_grad_chunk``."""
     state, r = new_state(lay, pw.forward), new_state(lay, pw.forward)
-    ws = workspace(layers, pw.forward, lists)
+    ws = workspace(layers, pw.forward, columns)
     group = Group(X, layers, lay, ws)
     z0, width = lay.column[-2], lay.padded[-1]
-    for row in range(lo, hi, GROUP):
-        valid, block = start_group(X, ws.lists, ws.rows, ws.mass, row, hi)
+    for row in range(lo, hi, GROUP_ROWS):
+        valid, block = start_group(X, ws.columns, ws.rows, ws.mass, row, hi)
         forward_group(group, block, pw, state)
         output_delta(state.pre, y, ws.rows, valid, z0, state.delta, ws.outputs)
         _forward_along(group, block, pw, pv, state, r)
@@ -87,15 +88,15 @@ def _hessp_chunk(X, y, layers, lay, pw, pv, lists, lo, hi, packed_hv):
 
 
 @kernel(parallel=True)
-def hessp_sums(X, y, w, v, layers, lists):
+def hessp_sums(X, y, w, v, layers, columns):
     """Hessian of the summed loss times v (float64, shaped like w), summed over all rows.
-    ``lists`` as in ``cost_grad_sums``."""
+    ``columns`` as in ``cost_grad_sums``."""
     m = X.shape[0]
     nc = n_chunks(m)
     lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
     pw, pv = Packed(*pack_weights(w, layers, lay)), Packed(*pack_weights(v, layers, lay))
     partial = aligned_zeros(nc * pw.forward.shape[0], w).reshape(nc, -1)
     for c in prange(nc):
-        lo, hi = chunk(m, nc, c, GROUP)
-        _hessp_chunk(X, y, layers, lay, pw, pv, lists, lo, hi, partial[c])
+        lo, hi = chunk(m, nc, c, GROUP_ROWS)
+        _hessp_chunk(X, y, layers, lay, pw, pv, columns, lo, hi, partial[c])
     return summed_unpacked(partial, layers, lay, w.shape[0])

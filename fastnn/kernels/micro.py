@@ -4,12 +4,12 @@
 registers; ``outer_4``: G[:, k] += sum_r x_rk d_r. Four rows x two vectors of units sit in
 eight registers, and each vector of weights is loaded once for the four rows. Weights come in
 the packed layout of :mod:`.packing`, a matrix of ``(1 + inputs, width)`` with width the
-padded units; states are ``(GROUP, width of all layers)`` buffers, a layer's units from a
+padded units; states are ``(GROUP_ROWS, width of all layers)`` buffers, a layer's units from a
 column on.
 """
 
 from .._jit import kernel
-from .packing import GROUP
+from ..tunables import GROUP_ROWS
 from .vectors import lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat, vstore
 
 
@@ -17,9 +17,9 @@ from .vectors import lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat
 # arrays made per call costs its reference counts every time (X's, shared by both threads),
 # and read inside the loops it cost cost_grad and predict 5-20 % (interleaved A/B, 2 threads).
 @kernel()
-def affine_4(x, rows, c0, cols, n, g0, wt, width, dst, d0, accumulate):
-    """dst[g0 + r, d0 + j] = wt[j] + sum_k x[rows[g0 + r], c0 + k] wt[(1 + k) width + j] for k in
-    cols[:n], r < 4, j < width; with ``accumulate`` the sum is added to dst, no bias row.
+def affine_4(x, rows, c0, cols, n, g0, wt, width, dst, dst_col, accumulate):
+    """dst[g0 + r, dst_col + j] = wt[j] + sum_k x[rows[g0 + r], c0 + k] wt[(1 + k) width + j]
+    for k in cols[:n], r < 4, j < width; with ``accumulate`` the sum is added to dst, no bias row.
 
     Two vectors of units at a time (one in the last step of an odd number): eight
     accumulators in registers, and each weight vector loaded once for the four rows.
@@ -30,14 +30,14 @@ def affine_4(x, rows, c0, cols, n, g0, wt, width, dst, d0, accumulate):
     for j in range(0, width, 2 * L):
         pair = j + L < width
         if accumulate:
-            a0, a1, a2, a3 = (vload(z0, d0 + j), vload(z1, d0 + j), vload(z2, d0 + j),
-                              vload(z3, d0 + j))
+            a0, a1, a2, a3 = (vload(z0, dst_col + j), vload(z1, dst_col + j),
+                              vload(z2, dst_col + j), vload(z3, dst_col + j))
         else:
             a0 = a1 = a2 = a3 = vload(wt, j)
         b0 = b1 = b2 = b3 = a0  # unused in a one-vector step
         if pair and accumulate:
-            b0, b1, b2, b3 = (vload(z0, d0 + j + L), vload(z1, d0 + j + L),
-                              vload(z2, d0 + j + L), vload(z3, d0 + j + L))
+            b0, b1, b2, b3 = (vload(z0, dst_col + j + L), vload(z1, dst_col + j + L),
+                              vload(z2, dst_col + j + L), vload(z3, dst_col + j + L))
         elif pair:
             b0 = b1 = b2 = b3 = vload(wt, j + L)
         for t in range(n):
@@ -51,33 +51,33 @@ def affine_4(x, rows, c0, cols, n, g0, wt, width, dst, d0, accumulate):
                 v = vload(wt, o + L)
                 b0, b1 = vfma(s0, v, b0), vfma(s1, v, b1)
                 b2, b3 = vfma(s2, v, b2), vfma(s3, v, b3)
-        vstore(z0, d0 + j, a0)
-        vstore(z1, d0 + j, a1)
-        vstore(z2, d0 + j, a2)
-        vstore(z3, d0 + j, a3)
+        vstore(z0, dst_col + j, a0)
+        vstore(z1, dst_col + j, a1)
+        vstore(z2, dst_col + j, a2)
+        vstore(z3, dst_col + j, a3)
         if pair:
-            vstore(z0, d0 + j + L, b0)
-            vstore(z1, d0 + j + L, b1)
-            vstore(z2, d0 + j + L, b2)
-            vstore(z3, d0 + j + L, b3)
+            vstore(z0, dst_col + j + L, b0)
+            vstore(z1, dst_col + j + L, b1)
+            vstore(z2, dst_col + j + L, b2)
+            vstore(z3, dst_col + j + L, b3)
 
 
 @kernel()
-def outer_4(x, rows, c0, cols, n, g0, d, e0, gt, width, bias):
-    """gt[(1 + k) width + j] += sum_r x[rows[g0 + r], c0 + k] d[g0 + r, e0 + j] for k in
-    cols[:n], r < 4, j < width; with ``bias`` also gt[j] += sum_r d[g0 + r, e0 + j].
+def outer_4(x, rows, c0, cols, n, g0, d, d_col, gt, width, bias):
+    """gt[(1 + k) width + j] += sum_r x[rows[g0 + r], c0 + k] d[g0 + r, d_col + j] for k in
+    cols[:n], r < 4, j < width; with ``bias`` also gt[j] += sum_r d[g0 + r, d_col + j].
     Two vectors of units at a time, as in ``affine_4``."""
     L = lanes(gt)
     x0, x1, x2, x3 = x[rows[g0]], x[rows[g0 + 1]], x[rows[g0 + 2]], x[rows[g0 + 3]]
     d0, d1, d2, d3 = d[g0], d[g0 + 1], d[g0 + 2], d[g0 + 3]
     for j in range(0, width, 2 * L):
         pair = j + L < width
-        a0, a1, a2, a3 = (vload(d0, e0 + j), vload(d1, e0 + j), vload(d2, e0 + j),
-                          vload(d3, e0 + j))
+        a0, a1, a2, a3 = (vload(d0, d_col + j), vload(d1, d_col + j), vload(d2, d_col + j),
+                          vload(d3, d_col + j))
         b0 = b1 = b2 = b3 = a0
         if pair:
-            b0, b1, b2, b3 = (vload(d0, e0 + j + L), vload(d1, e0 + j + L),
-                              vload(d2, e0 + j + L), vload(d3, e0 + j + L))
+            b0, b1, b2, b3 = (vload(d0, d_col + j + L), vload(d1, d_col + j + L),
+                              vload(d2, d_col + j + L), vload(d3, d_col + j + L))
         if bias:
             vstore(gt, j, vadd(vload(gt, j), vadd(vadd(a0, a1), vadd(a2, a3))))
             if pair:
@@ -96,9 +96,9 @@ def outer_4(x, rows, c0, cols, n, g0, d, e0, gt, width, bias):
 
 
 @kernel()
-def sparse_affine_4(data, indices, indptr, rows, g0, wt, width, dst, d0):
-    """``affine_4`` of the first layer for CSR rows: dst[g0 + r, d0 + j] = wt[j] + sum_p data[p]
-    wt[(1 + indices[p]) width + j] over the entries p of row rows[g0 + r], r < 4, j < width.
+def sparse_affine_4(data, indices, indptr, rows, g0, wt, width, dst, dst_col):
+    """``affine_4`` of the first layer for CSR rows: dst[g0 + r, dst_col + j] = wt[j] + sum_p
+    data[p] wt[(1 + indices[p]) width + j] over the entries p of row rows[g0 + r], r < 4, j < width.
 
     Each row over its own columns, ascending (the sums of ``affine_4`` over a dense row, its
     zeros left out: the same bits), four vectors of units at a time.
@@ -122,29 +122,29 @@ def sparse_affine_4(data, indices, indptr, rows, g0, wt, width, dst, d0):
                     a2 = vfma(s, vload(wt, o + 2 * L), a2)
                 if more > 3:
                     a3 = vfma(s, vload(wt, o + 3 * L), a3)
-            vstore(z, d0 + j, a0)
+            vstore(z, dst_col + j, a0)
             if more > 1:
-                vstore(z, d0 + j + L, a1)
+                vstore(z, dst_col + j + L, a1)
             if more > 2:
-                vstore(z, d0 + j + 2 * L, a2)
+                vstore(z, dst_col + j + 2 * L, a2)
             if more > 3:
-                vstore(z, d0 + j + 3 * L, a3)
+                vstore(z, dst_col + j + 3 * L, a3)
 
 
 @kernel()
-def sparse_outer_4(data, indices, indptr, rows, g0, d, e0, gt, width):
-    """``outer_4`` of the first layer for CSR rows, bias row included: gt[j] += d[g0 + r, e0 +
-    j] and gt[(1 + indices[p]) width + j] += data[p] d[g0 + r, e0 + j] over the entries p of
+def sparse_outer_4(data, indices, indptr, rows, g0, d, d_col, gt, width):
+    """``outer_4`` of the first layer for CSR rows, bias row included: gt[j] += d[g0 + r, d_col +
+    j] and gt[(1 + indices[p]) width + j] += data[p] d[g0 + r, d_col + j] over the entries p of
     row rows[g0 + r], r < 4, j < width; a row at a time, four vectors of deltas in registers."""
     L = lanes(gt)
     for r in range(4):
         i, e = rows[g0 + r], d[g0 + r]
         for j in range(0, width, 4 * L):
             more = (width - j) // L  # vectors left: the step takes up to four
-            q0 = vload(e, e0 + j)
-            q1 = vload(e, e0 + j + L) if more > 1 else q0
-            q2 = vload(e, e0 + j + 2 * L) if more > 2 else q0
-            q3 = vload(e, e0 + j + 3 * L) if more > 3 else q0
+            q0 = vload(e, d_col + j)
+            q1 = vload(e, d_col + j + L) if more > 1 else q0
+            q2 = vload(e, d_col + j + 2 * L) if more > 2 else q0
+            q3 = vload(e, d_col + j + 3 * L) if more > 3 else q0
             for p in range(indptr[i], indptr[i + 1] + 1):
                 bias = p == indptr[i + 1]  # after the entries: the bias row, an input of 1
                 o = j if bias else (1 + indices[p]) * width + j
@@ -162,7 +162,7 @@ def sparse_outer_4(data, indices, indptr, rows, g0, d, e0, gt, width):
 def sigmoid_block(pre, act, c, width):
     """act[:, c:c + width] = sigma(pre[:, c:c + width]), a vector at a time."""
     L = lanes(pre)
-    for g in range(GROUP):
+    for g in range(GROUP_ROWS):
         for j in range(c, c + width, L):
             vstore(act[g], j, vsigmoid(vload(pre[g], j)))
 
@@ -172,7 +172,7 @@ def times_slope(act, src, dst, c, width):
     """dst[:, c:c + width] = sigma'(z) src[:, c:c + width], sigma'(z) = a (1 - a) from act."""
     L = lanes(act)
     minus = vsplat(-1.0, act)
-    for g in range(GROUP):
+    for g in range(GROUP_ROWS):
         for j in range(c, c + width, L):
             a = vload(act[g], j)
             vstore(dst[g], j, vmul(vfma(vmul(minus, a), a, a), vload(src[g], j)))

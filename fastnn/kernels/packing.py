@@ -1,6 +1,6 @@
 """Rows into groups and chunks, and the weights in the micro-kernels' layout.
 
-Rows are walked in groups of ``GROUP``. Parallel drivers cut their work into a number of
+Rows are walked in groups of ``GROUP_ROWS``. Parallel drivers cut their work into a number of
 chunks that depends on its size alone, never on the thread count (``n_chunks``, ``chunk``);
 each chunk adds into its own row of a buffer, and the rows are summed in a fixed order
 (``fixed_order_sum``), so results are bitwise the same for any ``NUMBA_NUM_THREADS``.
@@ -21,10 +21,9 @@ from typing import NamedTuple
 import numpy as np
 
 from .._jit import kernel
+from ..tunables import GROUP_ROWS, MAX_CHUNKS
 from .vectors import lanes
 
-GROUP = 8  # rows per group: two calls of the four-row micro-kernels
-CHUNKS = 16  # at most this many chunks per parallel call: enough for 16 threads to share
 
 
 class Offsets(NamedTuple):
@@ -53,13 +52,13 @@ class Packed(NamedTuple):
 @kernel()
 def n_chunks(m):
     """Chunks of rows for m rows: a function of m alone, so results do not depend on threads."""
-    return max(1, min(CHUNKS, (m + GROUP - 1) // GROUP))
+    return max(1, min(MAX_CHUNKS, (m + GROUP_ROWS - 1) // GROUP_ROWS))
 
 
 @kernel()
 def chunk(n, nc, c, unit):
     """Items ``(lo, hi)`` of chunk c when n items are cut into nc chunks at multiples of unit
-    (GROUP for the group drivers, so that blocks of four rows start at multiples of four)."""
+    (GROUP_ROWS for the group drivers, so that blocks of four rows start at multiples of four)."""
     units = (n + unit - 1) // unit
     return c * units // nc * unit, min(n, (c + 1) * units // nc * unit)
 

@@ -3,7 +3,7 @@
 Where layers are wide and the data dense, a matrix product blocked for the caches (BLAS GEMM,
 through Numba's ``np.dot``) beats the fused micro-kernels, which re-read a group's inputs for
 every pair of vectors of units. A worker walks its rows in tiles of ``tile`` rows
-(``COST_GRAD_TILE``, ``FORWARD_TILE``; tests pass small ones): forward, every
+(``COST_GRAD_TILE_ROWS``, ``FORWARD_TILE_ROWS``; tests pass small ones): forward, every
 layer ``z = a W^T`` then ``a = sigma(z + b)``; at the output the loss and ``delta = sigma(z) -
 onehot``; backward, ``G += delta^T a`` and ``delta = (delta W) sigma'``. Intermediates are
 ``(tile, units)``, never ``(m, units)``; BLAS runs one thread per Numba worker (``_jit``
@@ -19,27 +19,20 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
+from ..tunables import MAX_CHUNKS, TILE_CHUNK_MIN_ROWS
 from .inputs import scratch, tile_rows, values
 from .micro import log_loss_columns
 from .packing import chunk, fixed_order_sum, offsets
 from .scalars import sigmoid
 from .vectors import lanes, vadd, vload, vsigmoid, vstore
 
-CHUNK_ROWS = 256  # rows a chunk has at least, where m allows
-CHUNKS = 16
-# Rows per tile, measured with tiles of 32..512 rows interleaved in one process (2 cores, AVX2,
-# the matrix shapes of bench/ in both dtypes): longer tiles were faster or equal everywhere for
-# cost_grad (512 best or within 3 %); forward passes were best at 256-512 (256 within 6 %).
-COST_GRAD_TILE = 512
-FORWARD_TILE = 256
-
 
 @kernel()
 def n_tiled_chunks(m):
-    """Chunks for m rows, a function of m alone: a power of two, at most CHUNKS, each with
-    CHUNK_ROWS rows or more where m allows."""
+    """Chunks for m rows, a function of m alone: a power of two, at most MAX_CHUNKS, each with
+    TILE_CHUNK_MIN_ROWS rows or more where m allows."""
     nc = 1
-    while 2 * nc <= CHUNKS and 2 * nc * CHUNK_ROWS <= m:
+    while 2 * nc <= MAX_CHUNKS and 2 * nc * TILE_CHUNK_MIN_ROWS <= m:
         nc *= 2
     return nc
 

@@ -1,0 +1,29 @@
+"""Every number that tunes fastnn's speed or guards its input, named for what it decides.
+
+None changes what a result means. The kernels' work splits depend on the number of rows alone,
+never on the thread count: the same bits for any number of threads. Changing a kernels' number
+means rebuilding the shipped kernels (``python -m fastnn._precompiled``).
+"""
+
+# The plan (fastnn.rows.choose_plan), from timing both plans on bench/'s shape matrix in one
+# process (docs/architecture.md, "Two plans")
+BLAS_FROM_HIDDEN_UNITS = 64  # a hidden layer this wide or wider: the BLAS plan, whatever X
+BLAS_BELOW_INPUTS = 64  # fewer inputs than this: the BLAS plan (few zeros to skip)
+BLAS_FROM_DENSITY = 0.5  # the fraction of X the fused first layer reads from which BLAS wins
+
+# How the kernels split the rows (fastnn.kernels.packing, fused, tiled, hessian, columns)
+GROUP_ROWS = 8  # rows a group walks together: two calls of the four-row micro-kernels
+MAX_CHUNKS = 16  # chunks of rows per parallel call at most: enough for 16 threads to share
+TILE_CHUNK_MIN_ROWS = 256  # rows a BLAS-plan chunk has at least, where m allows
+# BLAS-plan rows per matrix product, measured with tiles of 32..512 rows interleaved in one
+# process (2 cores, AVX2, bench/'s shapes in both dtypes): longer tiles were faster or equal
+# for cost and gradient (512 best or within 3 %), forward passes best at 256-512
+COST_GRAD_TILE_ROWS = 512
+FORWARD_TILE_ROWS = 256
+
+# The gradient checker (fastnn.kernels.differences)
+CHECKER_PARAM_CHUNKS = 64  # chunks of parameters, each with its own copy of the weights
+
+# Training (fastnn.train)
+DIVERGED_FACTOR = 100.0  # gradient descent stops once the cost exceeds its start this many times
+MAX_CLASSES = 2**16  # one output unit per label 0..max(y): more is a mislabelled y
