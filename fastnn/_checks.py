@@ -26,15 +26,47 @@ def check_dtype(dtype):
 
 def check_layers(layers):
     """Return layers as a tuple of ints; at least 2 sizes, each >= 1."""
-    try:
-        sizes = tuple(operator.index(s) for s in layers)
-    except TypeError:
-        raise TypeError(f"layers must be a sequence of ints, got {layers!r}") from None
+    sizes = _sizes(layers, "layers must be a sequence of ints", "layers sizes")
     if len(sizes) < 2:
         raise ValueError(f"layers must have at least 2 sizes (input, output), got {sizes}")
-    if min(sizes) < 1:
-        raise ValueError(f"layers sizes must all be >= 1, got {sizes}")
     return sizes
+
+
+def check_hidden(hidden):
+    """Return hidden layer sizes as a tuple of ints >= 1; one int means one hidden layer."""
+    return _sizes((hidden,) if isinstance(hidden, numbers.Integral) else hidden,
+                  "hidden must be an int or a sequence of ints (hidden layer sizes)",
+                  "hidden layer sizes")
+
+
+def _sizes(values, expected, name):
+    """values as a tuple of ints >= 1: a TypeError saying what was ``expected``, else a
+    ValueError naming the ``name`` at fault."""
+    try:
+        sizes = tuple(operator.index(s) for s in values)
+    except TypeError:
+        raise TypeError(f"{expected}, got {values!r}") from None
+    if sizes and min(sizes) < 1:
+        raise ValueError(f"{name} must all be >= 1, got {sizes}")
+    return sizes
+
+
+def check_count(value, name, minimum=1):
+    """Return value as an int >= minimum (any integer type; not a float)."""
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if count < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {count}")
+    return count
+
+
+def check_choice(value, name, choices):
+    """Return value if it is one of choices, else a ValueError listing them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+    return value
 
 
 def _real_array(a, name):
@@ -194,20 +226,6 @@ def check_y(y, m, n_classes=None):
         raise ValueError(f"y labels must lie in 0..{n_classes - 1} (layers[-1] = {n_classes} "
                          f"classes), got values in {lo}..{hi}")
     return labels
-
-
-def check_hidden(hidden):
-    """Return hidden layer sizes as a tuple of ints >= 1; one int means one hidden layer."""
-    if isinstance(hidden, numbers.Integral):
-        hidden = (hidden,)
-    try:
-        sizes = tuple(operator.index(s) for s in hidden)
-    except TypeError:
-        raise TypeError(f"hidden must be an int or a sequence of ints (hidden layer sizes), "
-                        f"got {hidden!r}") from None
-    if sizes and min(sizes) < 1:
-        raise ValueError(f"hidden layer sizes must all be >= 1, got {sizes}")
-    return sizes
 
 
 def check_seed(seed):

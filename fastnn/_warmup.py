@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 import scipy.sparse
 
+from ._checks import check_count
 from .gradcheck import check_gradients
 from .layout import n_params
 from .network import Objective
@@ -30,9 +31,7 @@ def warmup(dtypes=(np.float64, np.float32), sparse=True, processes=None, progres
     """
     paths = [(form, np.dtype(dtype).name) for form in ("dense", "CSR")[:1 + bool(sparse)]
              for dtype in dtypes]
-    processes = os.cpu_count() if processes is None else processes
-    if not isinstance(processes, int) or processes < 1:
-        raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
+    processes = os.cpu_count() if processes is None else check_count(processes, "processes")
     times = {}
     if processes > 1 and len(paths) > 1:
         spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked state

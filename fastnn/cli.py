@@ -16,62 +16,10 @@ import numpy as np
 from . import data, metrics
 from .gradcheck import check_gradients, check_nn_gradients
 from .layout import init_params
-from ._checks import check_y
 from .model import check_model_path, load_model, save_model
 from .network import predict
 from .train import METHODS, format_sweep, sweep, train
 from ._warmup import warmup
-
-
-SPARSE_NPZ = {"data", "indices", "indptr", "format", "shape"}  # what scipy.sparse.save_npz writes
-
-
-def load_data(path, labels=None):
-    """(X, y, description): the bundled digits, a MATLAB ``.mat``, an ``.npz`` with X, y, or
-    an ``.npz`` of ``scipy.sparse.save_npz`` (X only: its labels from ``labels``, a ``.npy``
-    or an ``.npz`` with y, which replace any labels of path)."""
-    if path is None:
-        X, y = data.load_digits()
-        source = "the bundled digits"
-    else:
-        X, y = _load_file(Path(path), "X")
-        source = str(path)
-    if labels is not None:
-        y = _load_file(Path(labels), "y")[1]
-        if y is None:
-            raise ValueError(f"{labels}: no array named y")
-    return X, y, source
-
-
-def _load_file(path, wanted):
-    """(X, y) of a data file (``wanted``: "X", or "y" for a labels file, which may be .npy
-    and hold no X); y None where the file has none."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.suffix == ".mat":
-        return data.load_mat(path)
-    if path.suffix != ".npz" and not (path.suffix == ".npy" and wanted == "y"):
-        raise ValueError(f"{path}: expected a .mat or .npz data file" +
-                         (" (or .npy labels)" if wanted == "y" else ""))
-    try:
-        with open(path, "rb") as fh:
-            loaded = np.load(fh, allow_pickle=False)
-            if path.suffix == ".npy":
-                return None, loaded
-            with loaded as f:
-                names = set(f.files)
-                X, y = f.get("X"), f.get("y")
-            if X is None and SPARSE_NPZ <= names:
-                import scipy.sparse
-
-                fh.seek(0)
-                X = scipy.sparse.load_npz(fh)
-    except Exception as err:  # truncated, foreign or pickled
-        raise ValueError(f"{path}: not a readable {path.suffix} file ({type(err).__name__}: "
-                         f"{err})") from None
-    if X is None and wanted == "X":
-        raise ValueError(f"{path}: no array named X (found {sorted(names)})")
-    return X, y
 
 
 def cmd_train(args):
@@ -81,11 +29,11 @@ def cmd_train(args):
         check_model_path(args.save)
     if args.plots and Path(args.plots).exists() and not Path(args.plots).is_dir():
         raise ValueError(f"{args.plots}: exists and is not a folder (--plots takes a folder)")
-    X, y, source = load_data(args.data, args.labels)
+    X, y, source = data.load(args.data, args.labels)
     if y is None:
         raise ValueError(f"{source}: training needs labels (an array named y, or --labels)")
     progress = not args.quiet and sys.stderr.isatty()
-    y = _labels(y)  # X as loaded: an array, or a scipy.sparse matrix (train reads either)
+    y = data.file_labels(y)  # X as loaded: an array, or a scipy.sparse matrix (train reads either)
     result = train(X, y, hidden=tuple(args.hidden), lam=args.lam, method=args.method,
                    maxiter=args.maxiter, seed=args.seed, dtype=args.dtype,
                    validation=args.validation or None, progress=progress)
@@ -117,14 +65,6 @@ def cmd_train(args):
     return 130 if result.stopped == "interrupted" else 0
 
 
-def _labels(y):
-    """Labels of a data file as training takes them: (m,) or the MATLAB (m, 1), integers
-    (in any numeric dtype) >= 0."""
-    y = np.asarray(y)
-    y = y.ravel() if y.ndim == 2 and 1 in y.shape else y
-    return check_y(y, y.shape[0] if y.ndim else 1)
-
-
 def write_plots(folder, X, y, predicted, params, layers, costs):
     """Draw a training run's pictures into folder; return their paths, in drawing order."""
     from . import plot
@@ -149,12 +89,12 @@ def cmd_predict(args):
 
     model = load_model(args.model)
     if args.data:
-        X, y, source = load_data(args.data, args.labels)
+        X, y, source = data.load(args.data, args.labels)
         _check_width(model, X.shape[1], source)
         units = predict(model.params, model.layers, X, dtype=model.dtype)
         print(f"predicted {len(units)} rows of {source}")
         if y is not None:  # labels are output units, as in training
-            print(f"accuracy {metrics.accuracy(_labels(y), units):.2%}")
+            print(f"accuracy {metrics.accuracy(data.file_labels(y), units):.2%}")
         return 0
     if not args.images:
         raise ValueError("give IMAGE files to predict, or --data FILE")
@@ -190,7 +130,7 @@ def cmd_check_grad(args):
 
 
 def cmd_sweep(args):
-    X, y, source = load_data(args.data, args.labels)
+    X, y, source = data.load(args.data, args.labels)
     rows = sweep(X, y, args.lam, hidden=tuple(args.hidden), validation=args.validation,
                  maxiter=args.maxiter, seed=args.seed)
     print(f"lambda sweep on {source}, validation fraction {args.validation:g}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import check_X, check_y
 from .layout import layers_of, pack
 
 
@@ -65,18 +66,11 @@ def load_mat(path):
     Returns X ``(m, n)`` float64 C-contiguous and y ``(m,)`` int64.
     """
     data = _loadmat(path, ["X", "y"])
-    X, y = np.asarray(data["X"]), np.asarray(data["y"]).ravel()
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"{path}: X must be a 2-D numeric matrix, got {X.dtype} {X.shape}")
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"{path}: y has {y.shape[0]} labels for {X.shape[0]} rows of X")
-    if not np.issubdtype(y.dtype, np.number) or (y != np.round(y)).any():
-        raise ValueError(f"{path}: y must hold integer labels")
-    if y.size and y.min() < 0:
-        raise ValueError(f"{path}: y labels must be >= 0, found {y.min()}")
-    if not np.isfinite(X).all():
-        raise ValueError(f"{path}: X holds nan or inf")
-    return np.ascontiguousarray(X, dtype=np.float64), course_labels(y).astype(np.int64)
+    try:  # what the file holds is a value: any fault of it is a ValueError naming the file
+        X = check_X(data["X"])
+        return X, course_labels(check_y(np.asarray(data["y"]).ravel(), X.shape[0]))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
 def load_mat_weights(path, course_output=True):
@@ -98,3 +92,62 @@ def load_mat_weights(path, course_output=True):
         thetas[-1] = np.roll(thetas[-1], 1, axis=0)
         params = pack(thetas)
     return params, layers
+
+
+SPARSE_NPZ = {"data", "indices", "indptr", "format", "shape"}  # what scipy.sparse.save_npz writes
+
+
+def load(path=None, labels=None):
+    """(X, y, description): the bundled digits, a MATLAB ``.mat``, an ``.npz`` with X, y, or
+    an ``.npz`` of ``scipy.sparse.save_npz`` (X only: its labels from ``labels``, a ``.npy``
+    or an ``.npz`` with y, which replace any labels of path)."""
+    if path is None:
+        X, y = load_digits()
+        source = "the bundled digits"
+    else:
+        X, y = _load_file(Path(path), "X")
+        source = str(path)
+    if labels is not None:
+        y = _load_file(Path(labels), "y")[1]
+        if y is None:
+            raise ValueError(f"{labels}: no array named y")
+    return X, y, source
+
+
+def _load_file(path, wanted):
+    """(X, y) of a data file (``wanted``: "X", or "y" for a labels file, which may be .npy
+    and hold no X); y None where the file has none."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.suffix == ".mat":
+        return load_mat(path)
+    if path.suffix != ".npz" and not (path.suffix == ".npy" and wanted == "y"):
+        raise ValueError(f"{path}: expected a .mat or .npz data file" +
+                         (" (or .npy labels)" if wanted == "y" else ""))
+    try:
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if path.suffix == ".npy":
+                return None, loaded
+            with loaded as f:
+                names = set(f.files)
+                X, y = f.get("X"), f.get("y")
+            if X is None and SPARSE_NPZ <= names:
+                import scipy.sparse
+
+                fh.seek(0)
+                X = scipy.sparse.load_npz(fh)
+    except Exception as err:  # truncated, foreign or pickled
+        raise ValueError(f"{path}: not a readable {path.suffix} file ({type(err).__name__}: "
+                         f"{err})") from None
+    if X is None and wanted == "X":
+        raise ValueError(f"{path}: no array named X (found {sorted(names)})")
+    return X, y
+
+
+def file_labels(y):
+    """Labels of a data file as training takes them: (m,) or the MATLAB (m, 1), integers
+    (in any numeric dtype) >= 0."""
+    y = np.asarray(y)
+    y = y.ravel() if y.ndim == 2 and 1 in y.shape else y
+    return check_y(y, y.shape[0] if y.ndim else 1)

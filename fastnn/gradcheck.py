@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from ._checks import check_lam, check_params
+from ._checks import check_choice, check_lam, check_params, check_positive
 from .layout import debug_params, n_params, weight_mask
 from .network import regularised
 from .rows import InMemoryRows, make_rows
@@ -82,10 +82,8 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
                         "process; pass a sample of its rows as a numpy array")
     size = n_params(data.layers)
     params = check_params(params, size)
-    if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
-    if method not in ("auto", "incremental", "full"):
-        raise ValueError(f"method must be 'auto', 'incremental' or 'full', got {method!r}")
+    eps = check_positive(eps, "eps")
+    check_choice(method, "method", ("auto", "incremental", "full"))
     if analytical is None:
         analytical = regularised(*data.sums(params), params, lam, data.layers, data.m)[1]
     analytical = check_params(analytical, size, name="analytical")

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from . import metrics
-from ._checks import (check_dtype, check_hidden, check_lam, check_params, check_positive,
-                      check_seed)
+from ._checks import (check_choice, check_count, check_dtype, check_hidden, check_lam,
+                      check_params, check_positive, check_seed)
 from ._threads import thread_limits
 from .layout import init_params, n_params
 from .network import Objective
@@ -194,94 +194,114 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     -------
     TrainResult. Ctrl-C during training returns the best result so far.
     """
-    from scipy.optimize import OptimizeResult, minimize
-
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    maxiter = int(maxiter)
-    if maxiter < 1:
-        raise ValueError(f"maxiter must be >= 1, got {maxiter}")
+    method, maxiter = check_choice(method, "method", METHODS), check_count(maxiter, "maxiter")
     hidden, seed = check_hidden(hidden), check_seed(seed)
     dtype, lam = check_dtype(dtype), check_lam(lam)
     tol = check_positive(tol, "tol", allow_none=True, allow_zero=True)
     if method == "gd":
         learning_rate = check_positive(learning_rate, "learning_rate")
-    form = form_of(X)
+    form = form_of(X)  # checked once, at the door
     X = form.check(X, None, dtype)
-    classes = None if n_classes is None else operator.index(n_classes)
-    y = form.labels(y, X, classes)
-    if y.max() >= MAX_CLASSES:
-        raise ValueError(f"y holds the label {y.max()}: train makes one output unit per label "
-                         f"0..max(y), at most {MAX_CLASSES}; relabel the classes as 0..K-1 "
-                         "(np.unique(y, return_inverse=True)) or use NeuralNetClassifier, "
-                         "which takes any labels")
-    layers = (int(X.shape[1]), *hidden, int(y.max()) + 1 if classes is None else classes)
+    y = form.labels(y, X, None if n_classes is None else operator.index(n_classes))
+    layers = (int(X.shape[1]), *hidden, _n_outputs(y, n_classes))
+    p0 = init_params(layers, seed) if init is None else check_params(init, n_params(layers),
+                                                                        "init")
     fit, held, held_rows = _split(form, layers, X, y, dtype, validation, seed)
     objective = Objective.on(fit, lam)  # X validated once, not copied again
     tracker = _Tracker(objective, f"lam = {lam:g}" + (f", learning_rate = {learning_rate:g}"
                                                        if method == "gd" else ""))
-    costs = []
-    bar = _progress_bar(maxiter, method) if progress else None
-
-    def on_iteration(intermediate_result):  # scipy knows its new form by this name
-        state = intermediate_result
-        if isinstance(state, OptimizeResult):
-            x, J = state.x, tracker.accept(state.x, state.fun)
-        else:  # TNC passes x alone
-            x, J = state, tracker.accept(state)
-        costs.append(J)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(cost=f"{J:.5f}")
-        if callback is not None:
-            try:
-                callback(OptimizeResult(x=x, fun=J, nit=len(costs)))
-            except StopIteration:
-                raise _Stop("callback", "stopped by the callback") from None
-        if len(costs) >= maxiter:  # TNC has no iteration limit of its own
-            raise _Stop("maxiter", f"reached maxiter = {maxiter}")
-
-    p0 = init_params(layers, seed) if init is None else check_params(init, n_params(layers),
-                                                                        "init")
-    scipy_result = None
+    iterations = _Iterations(tracker, maxiter, callback,
+                             _progress_bar(maxiter, method) if progress else None)
     start = time.perf_counter()
-    try:
-        with thread_limits():
-            if method == "gd":
-                stopped, message = _gradient_descent(tracker, p0, maxiter, learning_rate,
-                                                     tol, on_iteration)
-            else:
-                scipy_result = minimize(
-                    tracker, p0, jac=True, method=method, tol=tol, callback=on_iteration,
-                    hessp=objective.hessp if method in HESSP_METHODS else None,
-                    options={} if method == "TNC" else {"maxiter": maxiter})
-                stopped = ("converged" if scipy_result.success else
-                           "maxiter" if scipy_result.nit >= maxiter else "failed")
-                message = str(scipy_result.message)
-    except _Stop as stop:
-        stopped, message = stop.reason, stop.message
-    except KeyboardInterrupt:
-        stopped, message = "interrupted", "interrupted (Ctrl-C): returning the best result so far"
-    finally:
-        if bar is not None:
-            bar.close()
+    stopped, message, scipy_result = _optimize(method, tracker, p0, iterations, maxiter, tol,
+                                               learning_rate)
     seconds = time.perf_counter() - start
-
-    if scipy_result is not None:  # its x, at the cost we computed (its fun may be unset)
-        final_cost, params = float(tracker.cost_of(scipy_result.x)), scipy_result.x
-    elif stopped == "interrupted" and tracker.best is not None:
-        final_cost, params = tracker.best
-    elif tracker.accepted is not None:
-        final_cost, params = tracker.accepted
-    else:  # stopped at the first evaluation
-        final_cost, params = float(tracker.cost_of(p0)), p0
-    if not costs or costs[-1] != final_cost:
-        costs.append(final_cost)
+    final_cost, params = _outcome(tracker, scipy_result, stopped, p0)
+    costs = iterations.costs + ([] if iterations.costs[-1:] == [final_cost] else [final_cost])
     return TrainResult(
         params=params, layers=layers, costs=costs, n_iter=len(costs), nfev=tracker.nfev,
         seconds=seconds, train_accuracy=_accuracy(params, fit),
         validation_accuracy=None if held is None else _accuracy(params, held),
         stopped=stopped, message=message, validation_rows=held_rows, scipy_result=scipy_result)
+
+
+def _n_outputs(y, n_classes):
+    """The output units: n_classes, else one per label 0..max(y) (refused beyond MAX_CLASSES:
+    a mislabelled y)."""
+    if y.max() >= MAX_CLASSES:
+        raise ValueError(f"y holds the label {y.max()}: train makes one output unit per label "
+                         f"0..max(y), at most {MAX_CLASSES}; relabel the classes as 0..K-1 "
+                         "(np.unique(y, return_inverse=True)) or use NeuralNetClassifier, "
+                         "which takes any labels")
+    return int(y.max()) + 1 if n_classes is None else operator.index(n_classes)
+
+
+class _Iterations:
+    """The optimizer's per-iteration callback: records each accepted cost, moves the progress
+    bar, calls the user's callback (whose StopIteration ends training) and stops at maxiter
+    (TNC has no iteration limit of its own)."""
+
+    def __init__(self, tracker, maxiter, callback, bar):
+        self.tracker, self.maxiter, self.callback, self.bar = tracker, maxiter, callback, bar
+        self.costs = []
+
+    def __call__(self, intermediate_result):  # scipy knows its new form by this name
+        from scipy.optimize import OptimizeResult
+
+        state = intermediate_result
+        if isinstance(state, OptimizeResult):
+            x, J = state.x, self.tracker.accept(state.x, state.fun)
+        else:  # TNC passes x alone
+            x, J = state, self.tracker.accept(state)
+        self.costs.append(J)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(cost=f"{J:.5f}")
+        if self.callback is not None:
+            try:
+                self.callback(OptimizeResult(x=x, fun=J, nit=len(self.costs)))
+            except StopIteration:
+                raise _Stop("callback", "stopped by the callback") from None
+        if len(self.costs) >= self.maxiter:
+            raise _Stop("maxiter", f"reached maxiter = {self.maxiter}")
+
+
+def _optimize(method, tracker, p0, iterations, maxiter, tol, learning_rate):
+    """Run the optimizer from p0 with BLAS at one thread: ``(stopped, message, scipy's
+    result or None)``. Whatever ends it (a stop, Ctrl-C) ends it here."""
+    from scipy.optimize import minimize
+
+    try:
+        with thread_limits():
+            if method == "gd":
+                return (*_gradient_descent(tracker, p0, maxiter, learning_rate, tol, iterations),
+                        None)
+            hessp = tracker.objective.hessp if method in HESSP_METHODS else None
+            scipy_result = minimize(tracker, p0, jac=True, method=method, tol=tol,
+                                    callback=iterations, hessp=hessp,
+                                    options={} if method == "TNC" else {"maxiter": maxiter})
+            stopped = ("converged" if scipy_result.success else
+                       "maxiter" if scipy_result.nit >= maxiter else "failed")
+            return stopped, str(scipy_result.message), scipy_result
+    except _Stop as stop:
+        return stop.reason, stop.message, None
+    except KeyboardInterrupt:
+        return "interrupted", "interrupted (Ctrl-C): returning the best result so far", None
+    finally:
+        if iterations.bar is not None:
+            iterations.bar.close()
+
+
+def _outcome(tracker, scipy_result, stopped, p0):
+    """``(cost, params)`` to return: scipy's x at the cost we computed (its fun may be unset);
+    after Ctrl-C the best point evaluated; else the last accepted iterate, or p0."""
+    if scipy_result is not None:
+        return float(tracker.cost_of(scipy_result.x)), scipy_result.x
+    if stopped == "interrupted" and tracker.best is not None:
+        return tracker.best
+    if tracker.accepted is not None:
+        return tracker.accepted
+    return float(tracker.cost_of(p0)), p0  # stopped at the first evaluation
 
 
 def _progress_bar(total, method):

@@ -7,7 +7,10 @@ archive of this CPU's level (fastnn._precompiled) are loaded from it, the rest c
 """
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -74,6 +77,27 @@ def subprocess_env(**variables):
     ``variables``."""
     return {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": os.environ["NUMBA_CACHE_DIR"],
             **variables}
+
+
+PEAK = """
+import json, resource
+{setup}
+before, growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, []
+for call in {calls!r}:
+    exec(call)
+    growth.append((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+print(json.dumps(growth))
+"""
+
+
+def peak_memory_growth(setup, calls):
+    """In a fresh interpreter, after running ``setup`` (code), how much each of ``calls``
+    (statements, run in turn) has raised the process's peak resident memory since: bytes,
+    cumulative, one per call. Setup should compile what the calls run."""
+    out = subprocess.run([sys.executable, "-c", PEAK.format(setup=setup, calls=list(calls))],
+                         capture_output=True, text=True, env=subprocess_env(), timeout=600)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.splitlines()[-1])
 
 
 def central_differences(f, params, eps=1e-5):

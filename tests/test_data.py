@@ -105,15 +105,16 @@ def test_unreadable_mat_files_name_the_file(tmp_path, good_mat, load, content):
 
 
 @pytest.mark.parametrize("variables, message", [
-    ({"X": np.array(["ab", "cd"]), "y": np.array([1, 2])}, "X must be a 2-D numeric matrix"),
-    ({"X": np.ones((2, 3)), "y": np.array([1, 2, 3])}, "y has 3 labels for 2 rows"),
+    ({"X": np.array(["ab", "cd"]), "y": np.array([1, 2])}, "X must hold real numbers"),
+    ({"X": np.ones((2, 3, 2)), "y": np.array([1, 2])}, "X must be 2-D"),
+    ({"X": np.ones((2, 3)), "y": np.array([1, 2, 3])}, r"y must be a 1-D vector of 2 labels"),
     ({"X": np.ones((2, 3)), "y": np.array([0.5, 1])}, "y must hold integer labels"),
     ({"X": np.ones((2, 3)), "y": np.array([-1, 1])}, "y labels must be >= 0"),
-    ({"X": np.array([[1.0, np.nan]]), "y": np.array([1])}, "X holds nan or inf"),
+    ({"X": np.array([[1.0, np.nan]]), "y": np.array([1])}, "X must be finite"),
 ])
 def test_mat_data_with_wrong_contents(tmp_path, variables, message):
     path = write_mat(tmp_path / "odd.mat", **variables)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="odd.mat: " + message):
         fastnn.load_mat(path)
 
 

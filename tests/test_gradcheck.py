@@ -71,8 +71,8 @@ def test_explicit_indices_match_the_whole_check():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"eps": 0.0}, ValueError, "eps must be a finite number > 0"),
-    ({"eps": np.nan}, ValueError, "eps must be a finite number > 0"),
+    ({"eps": 0.0}, ValueError, "eps must be finite and > 0"),
+    ({"eps": np.nan}, ValueError, "eps must be finite and > 0"),
     ({"method": "fast"}, ValueError, "method must be"),
     ({"indices": 0}, ValueError, "indices as a count must be between 1 and"),
     ({"indices": [0, 10**6]}, ValueError, "indices must lie in"),

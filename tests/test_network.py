@@ -1,16 +1,13 @@
 """The public network API against the numpy reference: cost_grad, Objective (and hessp),
 outputs, predict_proba and predict, over dtypes, depths and batch sizes."""
 
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import fastnn
 from fastnn import reference
-from conftest import DTYPES, RTOL, assert_close, problem, sparse_problem
+from conftest import DTYPES, RTOL, assert_close, peak_memory_growth, problem, sparse_problem
 
 NETWORKS = [(4, 3), (5, 1, 2), (7, 6, 5), (9, 8, 7, 3), (3, 4, 5, 6, 2), (30, 25, 10)]
 BATCHES = [1, 7, 8, 9, 203]  # 8 rows make a group: below, at and off a multiple of it
@@ -174,8 +171,10 @@ def test_hessp_is_symmetric_and_linear():
                                rtol=1e-9, atol=1e-12 * np.abs(hu).max())
 
 
-PEAK = """
-import json, resource, sys, numpy as np, fastnn
+@pytest.mark.jit
+def test_large_batches_use_bounded_extra_memory():
+    setup = """
+import numpy as np, fastnn
 m, n = 200_000, 400
 X = np.empty((m, n))
 rng = np.random.default_rng(0)
@@ -184,25 +183,13 @@ for i in range(0, m, 1000):  # filled in place: no temporary as large as X
 y = rng.integers(0, 10, m)
 layers = (n, 25, 10)
 p = fastnn.init_params(layers, 0)
-fastnn.cost_grad(p, layers, X[:9], y[:9]); fastnn.predict(p, layers, X[:9])  # compile
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-before = peak()
-J, g = fastnn.cost_grad(p, layers, X, y, 1.0)
-after_cost = peak()
-labels = fastnn.predict(p, layers, X)
-after_predict = peak()
-print(json.dumps({"x": X.nbytes, "cost": after_cost - before, "predict": after_predict - before,
-                  "finite": bool(np.isfinite(J) and np.isfinite(g).all()), "rows": len(labels)}))
+fastnn.cost_grad(p, layers, X[:9], y[:9]); fastnn.predict(p, layers, X[:9])  # compiled
 """
-
-
-@pytest.mark.jit
-def test_large_batches_use_bounded_extra_memory():
-    out = subprocess.run([sys.executable, "-c", PEAK], capture_output=True, text=True, check=True)
-    r = json.loads(out.stdout.splitlines()[-1])
-    assert r["finite"] and r["rows"] == 200_000
-    assert r["cost"] <= 0.05 * r["x"]  # the kernels keep no (m x n) temporaries
-    assert r["predict"] <= 0.10 * r["x"]  # predict returns (m, 10) floats and (m,) labels
+    cost, predict = peak_memory_growth(setup, ["J, g = fastnn.cost_grad(p, layers, X, y, 1.0)",
+                                               "labels = fastnn.predict(p, layers, X)"])
+    x_bytes = 200_000 * 400 * 8
+    assert cost <= 0.05 * x_bytes  # the kernels keep no (m x n) temporaries
+    assert predict <= 0.10 * x_bytes  # predict returns (m, 10) floats and (m,) labels
 
 
 @pytest.mark.parametrize("dtype, low, high", [(np.float64, 40.0, 50.0), (np.float32, 20.0, 30.0)],

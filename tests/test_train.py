@@ -109,7 +109,7 @@ def test_progress_bar(small, capsys):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"method": "Nelder-Mead"}, "method must be one of"),
-    ({"maxiter": 0}, "maxiter must be >= 1"),
+    ({"maxiter": 0}, "maxiter must be an integer >= 1"),
     ({"validation": 1.5}, "validation must be a fraction"),
     ({"lam": -1}, "lam must be finite"),
 ])

@@ -43,7 +43,8 @@ def test_warmup_command_leaves_nothing_to_compile_for_its_paths(tmp_path):
     assert int(later.stdout.split()[-1]) == 0
 
 
-@pytest.mark.parametrize("processes", [0, -2, 1.5])
-def test_warmup_refuses_a_bad_process_count_before_compiling(processes):
-    with pytest.raises(ValueError, match="processes must be an integer >= 1"):
+@pytest.mark.parametrize("processes, error", [(0, ValueError), (-2, ValueError),
+                                               (1.5, TypeError)])
+def test_warmup_refuses_a_bad_process_count_before_compiling(processes, error):
+    with pytest.raises(error, match="processes must be an integer >= 1"):
         fastnn.warmup(processes=processes)
