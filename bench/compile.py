@@ -11,6 +11,7 @@ before the clock starts. Exclusive compile times come from Numba's "numba:compil
 table with the machine and the command.
 """
 
+import datetime
 import json
 import subprocess
 import sys
@@ -76,18 +77,36 @@ def measure(name, archives):
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def main(names):
+def measure_all(names=()):
+    """Every path's first call with the shipped kernels and compiled here, with the machine,
+    commit and date (bench/docs.py keeps it as bench/results/compile.json)."""
+    paths = {}
+    for name in names or PATHS:
+        paths[name] = {"shipped": measure(name, "1"), "compiled": measure(name, "0")}
+        print(name, f"{paths[name]['shipped']['seconds']:.2f} s shipped, "
+              f"{paths[name]['compiled']['seconds']:.1f} s compiled", file=sys.stderr, flush=True)
+    return {"paths": paths, "machine_info": {"machine": cpu()}, "commit_info": commit_info(),
+            "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+
+
+def commit_info():
+    """The checkout's commit and whether it has local changes (as pytest-benchmark records)."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    return {"id": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "fastnn"))}
+
+
+def table(data):
     rows = ["| first call, fresh cache | shipped kernels, s | compiled here, s | "
             "functions / compilations | most compile time |", "|---|---:|---:|---:|---|"]
-    for name in names or PATHS:
-        shipped, r = measure(name, "1"), measure(name, "0")
+    for name, path in data["paths"].items():
+        shipped, r = path["shipped"], path["compiled"]
         top = ", ".join(f"{f} {s:.1f} s" for f, s in r["top"])
         rows.append(f"| {name} | {shipped['seconds']:.2f} | {r['seconds']:.1f} | "
                     f"{r['functions']} / {r['compilations']} | {top} |")
-        print(rows[-1], file=sys.stderr, flush=True)
-    print("\n".join(rows))
-    print(f"\n`python bench/compile.py`; machine: {cpu()}.")
+    return "\n".join(rows) + f"\n\nMachine: {data['machine_info']['machine']}."
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    print(table(measure_all(sys.argv[1:])))

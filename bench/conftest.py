@@ -5,6 +5,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import fastnn
+from matrix import cpu
 
 THREADS = numba.config.NUMBA_NUM_THREADS
 
@@ -40,3 +41,4 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             pass
     machine_info["versions"] = versions
     machine_info["threads"] = THREADS
+    machine_info["machine"] = cpu()  # the CPU's model, LLVM's name for it, fastnn's vectors

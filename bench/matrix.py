@@ -45,8 +45,9 @@ def cpu():
 
     from fastnn import _isa
 
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                  if line.startswith("model name")), "?")
+    with open("/proc/cpuinfo") as info:
+        model = next((line.split(":", 1)[1].strip() for line in info
+                      if line.startswith("model name")), "?")
     return (f"{model}, LLVM host CPU {llvm.get_host_cpu_name()}, fastnn's vectors "
             f"{_isa.isa_name()} ({_isa.VECTOR_BYTES} bytes)")
 
@@ -65,7 +66,10 @@ def run(out):
     return [r for r in results if r.exists()], rates
 
 
-def render(paths, rates):
+def least(paths):
+    """``(rows, other, machine_info)`` of the rounds' JSON files: for each group, the benchmark
+    of each implementation (rows) or way of running the user's minimize (other) whose median
+    was least."""
     rows, other = defaultdict(dict), defaultdict(dict)
     info = None
     for path in paths:
@@ -78,6 +82,11 @@ def render(paths, rates):
             kept = table[bench["group"]].get(key)
             if kept is None or bench["stats"]["median"] < kept["stats"]["median"]:
                 table[bench["group"]][key] = bench
+    return rows, other, info
+
+
+def render(paths, rates):
+    rows, other, info = least(paths)
     impls = ["fastnn", "torch", "jax", "numpy"]
     lines = ["| workload | " + " | ".join(impls) + " | fastnn vs torch | floor | fastnn / floor |",
              "|---|" + "---:|" * (len(impls) + 3)]
@@ -100,7 +109,8 @@ def render(paths, rates):
             ratio = f"{median / base:.2f}×" if base else ""
             lines.append(f"| {how} | {median * 1e3:.0f} ms | {ratio} | {b['extra_info']['nfev']} |")
     versions = ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items()))
-    lines += ["", f"Times in ms (the least of {ROUNDS} rounds' medians). Machine: {cpu()}; "
+    lines += ["", f"Times in ms (the least of {ROUNDS} rounds' medians). Machine: "
+              f"{info.get('machine', '?')}; "
               f"{info['threads']} threads; GEMM rate {rates['f64'] / 1e9:.0f} GFLOP/s f64, "
               f"{rates['f32'] / 1e9:.0f} f32; {versions}."]
     return "\n".join(lines)

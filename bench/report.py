@@ -53,8 +53,8 @@ def render(data):
                          f"{fmt_extra(b.get('extra_info', {}))} |")
         lines.append("")
     info = data["machine_info"]
-    lines.append(f"Machine: {info.get('cpu', {}).get('brand_raw', '?')}, "
-                 f"{info.get('cpu', {}).get('count', '?')} cores; Python {info['python_version']}; "
+    lines.append(f"Machine: {info.get('machine', '?')}; "
+                 f"{info.get('threads', '?')} threads; Python {info['python_version']}; "
                  + ", ".join(f"{k} {v}" for k, v in sorted(info.get("versions", {}).items())))
     return "\n".join(lines)
 

@@ -7,7 +7,6 @@ Errors in what the user gave (a missing file, a foreign file, bad values) end wi
 import argparse
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -148,31 +147,13 @@ def cmd_warmup(args):
 
 
 def cmd_bench(args):
-    """Run ``bench/`` of the repository in the current folder (or beside the package): each
-    benchmark file in a process of its own, then the shape matrix (``bench/matrix.py``, a
-    process per implementation)."""
+    """Run ``bench/run.py`` of the repository in the current folder (or beside the package)."""
     places = [Path.cwd() / "bench", Path(__file__).resolve().parent.parent / "bench"]
-    bench = next((p for p in places if (p / "report.py").exists()), None)
+    bench = next((p for p in places if (p / "run.py").exists()), None)
     if bench is None:
         raise FileNotFoundError("fastnn bench runs the benchmarks of a source checkout: "
                                 "run it from the repository's root folder")
-    with tempfile.TemporaryDirectory() as tmp:
-        results = []
-        for suite in sorted(bench.glob("test_*_bench.py")):  # one process each: see README
-            if suite.name == "test_matrix_bench.py":  # bench/matrix.py runs it below
-                continue
-            results.append(Path(tmp) / f"{suite.stem}.json")
-            # a file where -k selects nothing exits 5 and warns that there is nothing to save
-            run = subprocess.run([sys.executable, "-m", "pytest", str(suite), "-q",
-                                  f"--benchmark-json={results[-1]}", "-W",
-                                  "ignore:Not saving anything", *args.pytest_args])
-            if run.returncode not in (0, 5):
-                return run.returncode
-        ran = [str(r) for r in results if r.exists()]
-        subprocess.run([sys.executable, str(bench / "report.py"), *ran], check=True)
-    if not args.pytest_args:  # a selection given to pytest is for the files above
-        subprocess.run([sys.executable, str(bench / "matrix.py")], check=True)
-    return 0
+    return subprocess.run([sys.executable, str(bench / "run.py"), *args.pytest_args]).returncode
 
 
 def parser():
