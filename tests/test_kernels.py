@@ -53,13 +53,13 @@ def test_packed_weights_hold_every_weight_once(layers, dtype):
     """Packing places every weight; unpacking the forward layout gives the weights back."""
     sizes = np.array(layers, np.int64)
     w = np.arange(1.0, 1 + fastnn.n_params(layers)).astype(dtype)
-    lay = packing.layout(sizes, w)
-    packed = packing.pack_weights(w, sizes, lay)
+    place = packing.placement(sizes, w)
+    packed = packing.pack_weights(w, sizes, place)
     lanes = _isa.vector_bytes(8 * w.itemsize) // w.itemsize  # per FASTNN_VECTOR_BYTES too
-    assert np.all(lay.padded[1:] % lanes == 0)  # whole vectors of units
+    assert np.all(place.padded[1:] % lanes == 0)  # whole vectors of units
     assert np.sort(packed.forward[packed.forward != 0]).tolist() == w.tolist()
     back = np.zeros(w.size)
-    packing.add_unpacked(packed.forward, sizes, lay, back)
+    packing.add_unpacked(packed.forward, sizes, place, back)
     np.testing.assert_array_equal(back, w)
     # backward: Theta_l[:, 1:] for l >= 1, every such weight once
     hidden = np.concatenate([t[:, 1:].ravel() for t in fastnn.unpack(w, layers)[1:]] or [[]])

@@ -88,7 +88,7 @@ def test_the_plan_follows_shape_and_density():
 WIDTH_RUN = """
 import json, numpy as np, fastnn
 from fastnn import _isa, kernels, reference
-from fastnn.kernels.packing import layout
+from fastnn.kernels.packing import placement
 rng = np.random.default_rng(0)
 errors = {}
 for layers in [(37, 11, 5), (400, 25, 10), (20, 70, 3)]:
@@ -107,7 +107,7 @@ for layers in [(37, 11, 5), (400, 25, 10), (20, 70, 3)]:
     hr = (g_at(p + 1e-5 * v) - g_at(p - 1e-5 * v)) / 2e-5
     errors["hessp " + "-".join(map(str, layers))] = float(np.linalg.norm(hv - hr)
                                                           / np.linalg.norm(hr))
-padded = {np.dtype(t).name: int(layout(np.array([9, 1, 1]), np.zeros(1, t)).padded[1])
+padded = {np.dtype(t).name: int(placement(np.array([9, 1, 1]), np.zeros(1, t)).padded[1])
           for t in (np.float64, np.float32)}  # one unit padded to a whole vector: its lanes
 print(json.dumps({"bytes": _isa.VECTOR_BYTES, "padded": padded, "errors": errors}))
 """

@@ -26,7 +26,7 @@ s1)`` C-contiguous of dtype T or ``CsrRows`` (canonical CSR, data of dtype T), y
 0..K-1. Sums come back in float64. Rows are
 walked in groups of ``tunables.GROUP_ROWS``, split into chunks that depend on m alone, and the
 chunks' partial sums are added in a fixed order: the same bits for any thread count.
-State that travels together is a NamedTuple (``CsrRows``, ``Layout``, ``Packed``,
+State that travels together is a NamedTuple (``CsrRows``, ``Placement``, ``Packed``,
 ``ColumnLists``, ``GroupState``, ``Workspace``, ``Group``, ``States``, ``Probe``), read by
 field; the micro-kernels take their inputs as named parameters (see ``micro``).
 """

@@ -18,12 +18,12 @@ from .columns import start_group, unsearched_columns, worker_columns
 from .inputs import by_input, values
 from .micro import (affine_4, log_loss_columns, outer_4, sigmoid_block, sparse_affine_4,
                     sparse_outer_4, times_slope)
-from .packing import (Layout, Packed, add_unpacked, aligned_zeros, chunk,
-                      fixed_order_sum, layout, n_chunks, offsets, pack_weights, summed_unpacked)
+from .packing import (Placement, Packed, add_unpacked, aligned_zeros, chunk,
+                      fixed_order_sum, placement, n_chunks, offsets, pack_weights, summed_unpacked)
 
 
 class GroupState(NamedTuple):
-    """A group's state, ``(GROUP_ROWS, Layout.column[-1])`` buffers of the compute dtype (zeroed:
+    """A group's state, ``(GROUP_ROWS, Placement.column[-1])`` buffers of the compute dtype (zeroed:
     the padding stays 0); the Hessian's R{.} state has the same three."""
 
     pre: np.ndarray  # pre-activations z of every layer
@@ -50,10 +50,10 @@ class Workspace(NamedTuple):
 
 
 @kernel()
-def new_state(lay, like):
+def new_state(place, like):
     """A zeroed ``GroupState`` in like's dtype: three buffers of one cache-aligned block (each
     row a whole number of vectors, so every row starts aligned too)."""
-    width = lay.column[-1]
+    width = place.column[-1]
     block = aligned_zeros(3 * GROUP_ROWS * width, like).reshape(3, GROUP_ROWS, width)
     return GroupState(block[0], block[1], block[2])
 
@@ -73,7 +73,7 @@ class Group(NamedTuple):
 
     X: np.ndarray  # a group's rows are X[ws.rows] (an array, or CsrRows)
     layers: np.ndarray  # int64 layer sizes
-    lay: object  # the Layout
+    place: object  # the Placement
     ws: object  # the worker's Workspace
 
 
@@ -140,14 +140,14 @@ _outer_x = by_input(_dense_outer_x, _sparse_outer_x)
 @kernel()
 def affine_units(buffer, group, i, g0, wt, width, dst, dst_col, accumulate):
     """``affine_4`` over layer i's units in a group buffer (activations, deltas, R{.})."""
-    affine_4(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit, group.layers[i],
+    affine_4(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit, group.layers[i],
              g0, wt, width, dst, dst_col, accumulate)
 
 
 @kernel()
 def outer_units(buffer, group, i, g0, d, d_col, gt, width, bias):
     """``outer_4`` over layer i's units in a group buffer."""
-    outer_4(buffer, group.ws.slots, group.lay.column[i], group.ws.every_unit, group.layers[i],
+    outer_4(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit, group.layers[i],
             g0, d, d_col, gt, width, bias)
 
 
@@ -162,15 +162,15 @@ def back_propagate(buffer, group, i, wt, width, dst, dst_col, accumulate):
 @kernel()
 def forward_group(group, block, packed, state):
     """Pre-activations z of every layer into state.pre, hidden activations into state.act."""
-    lay = group.lay
+    place = group.place
     n = group.layers.shape[0] - 1
     for l in range(n):
         for half in range(2):
             affine_inputs(group, block, state.act, l, half,
-                          packed.forward[lay.forward_at[l]:lay.forward_at[l + 1]],
-                          lay.padded[l + 1], state.pre, lay.column[l + 1])
+                          packed.forward[place.forward_at[l]:place.forward_at[l + 1]],
+                          place.padded[l + 1], state.pre, place.column[l + 1])
         if l < n - 1:
-            sigmoid_block(state.pre, state.act, lay.column[l + 1], lay.padded[l + 1])
+            sigmoid_block(state.pre, state.act, place.column[l + 1], place.padded[l + 1])
 
 
 @kernel()
@@ -199,30 +199,30 @@ def output_delta(pre, y, rows, valid, z0, delta, outputs):
 @kernel()
 def backward_group(group, block, packed, state, grad):
     """Back-propagate the group's output deltas; add its gradient into grad (packed)."""
-    lay = group.lay
+    place = group.place
     for l in range(group.layers.shape[0] - 2, -1, -1):
         for half in range(2):
-            outer_inputs(group, block, state.act, l, half, state.delta, lay.column[l + 1],
-                         grad[lay.forward_at[l]:lay.forward_at[l + 1]], lay.padded[l + 1])
+            outer_inputs(group, block, state.act, l, half, state.delta, place.column[l + 1],
+                         grad[place.forward_at[l]:place.forward_at[l + 1]], place.padded[l + 1])
         if l > 0:
             back_propagate(state.delta, group, l + 1,
-                           packed.backward[lay.backward_at[l]:lay.backward_at[l + 1]],
-                           lay.padded[l], state.delta, lay.column[l], False)
-            times_slope(state.act, state.delta, state.delta, lay.column[l], lay.padded[l])
+                           packed.backward[place.backward_at[l]:place.backward_at[l + 1]],
+                           place.padded[l], state.delta, place.column[l], False)
+            times_slope(state.act, state.delta, state.delta, place.column[l], place.padded[l])
 
 
 @kernel()
-def cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, packed_grad, with_grad):
+def cost_grad_chunk(X, y, layers, place, packed, columns, lo, hi, packed_grad, with_grad):
     """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
     gradient into packed_grad (packed layout) when ``with_grad``. Cached ``columns`` need lo
     to be a multiple of four."""
-    state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward, columns)
-    group = Group(X, layers, lay, ws)
+    state, ws = new_state(place, packed.forward), workspace(layers, packed.forward, columns)
+    group = Group(X, layers, place, ws)
     loss = 0.0
     for r in range(lo, hi, GROUP_ROWS):
         valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
-        loss += output_delta(state.pre, y, ws.rows, valid, lay.column[-2], state.delta,
+        loss += output_delta(state.pre, y, ws.rows, valid, place.column[-2], state.delta,
                              ws.outputs)
         if with_grad:
             backward_group(group, block, packed, state, packed_grad)
@@ -233,13 +233,13 @@ def cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, packed_grad, wit
 def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
     """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad
     (left alone when not ``with_grad``)."""
-    lay = layout(layers, w)
-    packed = pack_weights(w, layers, lay)
+    place = placement(layers, w)
+    packed = pack_weights(w, layers, place)
     packed_grad = np.zeros(packed.forward.shape[0] if with_grad else 0, w.dtype)
-    loss = cost_grad_chunk(X, y, layers, lay, packed, unsearched_columns(), lo, hi, packed_grad,
+    loss = cost_grad_chunk(X, y, layers, place, packed, unsearched_columns(), lo, hi, packed_grad,
                            with_grad)
     if with_grad:
-        add_unpacked(packed_grad, layers, lay, grad)
+        add_unpacked(packed_grad, layers, place, grad)
     return loss
 
 
@@ -249,23 +249,23 @@ def cost_grad_sums(X, y, w, layers, columns):
     ``nonzero_columns(X)``, or ``unsearched_columns()`` to find them on the way."""
     m = X.shape[0]
     nc = n_chunks(m)
-    lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
-    packed = Packed(*pack_weights(w, layers, lay))
+    place = Placement(*placement(layers, w))  # rebuilt by the class itself: see packing
+    packed = Packed(*pack_weights(w, layers, place))
     partial = aligned_zeros(nc * packed.forward.shape[0], w).reshape(nc, -1)
     losses = np.zeros((nc, 1))
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        losses[c, 0] = cost_grad_chunk(X, y, layers, lay, packed, columns, lo, hi, partial[c],
+        losses[c, 0] = cost_grad_chunk(X, y, layers, place, packed, columns, lo, hi, partial[c],
                                        True)
-    return fixed_order_sum(losses)[0], summed_unpacked(partial, layers, lay, w.shape[0])
+    return fixed_order_sum(losses)[0], summed_unpacked(partial, layers, place, w.shape[0])
 
 
 @kernel()
-def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
+def _forward_rows(X, layers, place, packed, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
-    state, ws = new_state(lay, packed.forward), workspace(layers, packed.forward,
+    state, ws = new_state(place, packed.forward), workspace(layers, packed.forward,
                                                           unsearched_columns())
-    group = Group(X, layers, lay, ws)
+    group = Group(X, layers, place, ws)
     units_at = offsets(layers).units
     n, units = layers.shape[0] - 1, units_at[-1]
     first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
@@ -273,15 +273,15 @@ def _forward_rows(X, layers, lay, packed, lo, hi, pre_out, act_out):
         valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
         if act_out.shape[1] > 0:  # the outputs' sigma(z): labels need only z
-            sigmoid_block(state.pre, state.act, lay.column[n], lay.padded[n])
+            sigmoid_block(state.pre, state.act, place.column[n], place.padded[n])
         for g in range(valid):
             for i in range(1, n + 1):
                 for j in range(layers[i]):
                     u = units_at[i - 1] + j
                     if u >= first_pre:
-                        pre_out[r + g, u - first_pre] = state.pre[g, lay.column[i] + j]
+                        pre_out[r + g, u - first_pre] = state.pre[g, place.column[i] + j]
                     if u >= first_act:
-                        act_out[r + g, u - first_act] = state.act[g, lay.column[i] + j]
+                        act_out[r + g, u - first_act] = state.act[g, place.column[i] + j]
 
 
 @kernel(parallel=True)
@@ -295,9 +295,9 @@ def forward_states(X, w, layers, pre_cols, act_cols):
     dtype = values(X).dtype
     pre, act = np.empty((m, pre_cols), dtype), np.empty((m, act_cols), dtype)
     nc = n_chunks(m)
-    lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
-    packed = Packed(*pack_weights(w, layers, lay))
+    place = Placement(*placement(layers, w))  # rebuilt by the class itself: see packing
+    packed = Packed(*pack_weights(w, layers, place))
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        _forward_rows(X, layers, lay, packed, lo, hi, pre, act)
+        _forward_rows(X, layers, place, packed, lo, hi, pre, act)
     return States(pre, act)

@@ -13,7 +13,7 @@ from .columns import start_group
 from .fused import (Group, affine_inputs, affine_units, back_propagate, forward_group, new_state,
                     outer_inputs, outer_units, output_delta, workspace)
 from .micro import sigmoid_block, times_slope
-from .packing import (Layout, Packed, aligned_zeros, chunk, layout, n_chunks, pack_weights,
+from .packing import (Placement, Packed, aligned_zeros, chunk, placement, n_chunks, pack_weights,
                       summed_unpacked)
 from .scalars import sigmoid_gradient_from_activation
 
@@ -22,16 +22,16 @@ from .scalars import sigmoid_gradient_from_activation
 def _forward_along(group, block, pw, pv, state, r):
     """R{z} of every layer into r.pre, and R{a} = sigma'(z) R{z} of the hidden ones into
     r.act."""
-    lay = group.lay
+    place = group.place
     n = group.layers.shape[0] - 1
     for l in range(n):
-        width, at = lay.padded[l + 1], lay.column[l + 1]
+        width, at = place.padded[l + 1], place.column[l + 1]
         for half in range(2):  # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
             affine_inputs(group, block, state.act, l, half,
-                          pv.forward[lay.forward_at[l]:lay.forward_at[l + 1]], width, r.pre, at)
+                          pv.forward[place.forward_at[l]:place.forward_at[l + 1]], width, r.pre, at)
             if l > 0:
                 affine_units(r.act, group, l, 4 * half,
-                             pw.forward[lay.forward_at[l]:lay.forward_at[l + 1]], width, r.pre,
+                             pw.forward[place.forward_at[l]:place.forward_at[l + 1]], width, r.pre,
                              at, True)
         if l < n - 1:
             times_slope(state.act, r.pre, r.act, at, width)
@@ -41,20 +41,20 @@ def _forward_along(group, block, pw, pv, state, r):
 def _backward_along(group, block, pw, pv, state, r, hv):
     """Back-propagate deltas and their R{.} together; add R{gradient} of the group into hv
     (packed)."""
-    lay, layers = group.lay, group.layers
+    place, layers = group.place, group.layers
     delta, rdelta = state.delta, r.delta
     for l in range(layers.shape[0] - 2, -1, -1):
-        H = hv[lay.forward_at[l]:lay.forward_at[l + 1]]
-        width, at = lay.padded[l + 1], lay.column[l + 1]
+        H = hv[place.forward_at[l]:place.forward_at[l + 1]]
+        width, at = place.padded[l + 1], place.column[l + 1]
         for half in range(2):  # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
             outer_inputs(group, block, state.act, l, half, rdelta, at, H, width)
             if l > 0:
                 outer_units(r.act, group, l, 4 * half, delta, at, H, width, False)
         if l == 0:
             continue
-        WB = pw.backward[lay.backward_at[l]:lay.backward_at[l + 1]]
-        VB = pv.backward[lay.backward_at[l]:lay.backward_at[l + 1]]
-        below, at_below = lay.padded[l], lay.column[l]
+        WB = pw.backward[place.backward_at[l]:place.backward_at[l + 1]]
+        VB = pv.backward[place.backward_at[l]:place.backward_at[l + 1]]
+        below, at_below = place.padded[l], place.column[l]
         # back = W^T delta; R{back} = V^T delta + W^T R{delta}
         back_propagate(delta, group, l + 1, WB, below, delta, at_below, False)
         back_propagate(delta, group, l + 1, VB, below, rdelta, at_below, False)
@@ -69,13 +69,13 @@ def _backward_along(group, block, pw, pv, state, r, hv):
 
 
 @kernel()
-def _hessp_chunk(X, y, layers, lay, pw, pv, columns, lo, hi, packed_hv):
+def _hessp_chunk(X, y, layers, place, pw, pv, columns, lo, hi, packed_hv):
     """Serial worker on packed w and v: adds the Hessian of the summed loss over rows
     lo..hi-1 times v into packed_hv (packed layout). ``columns`` as in ``cost_grad_chunk``."""
-    state, r = new_state(lay, pw.forward), new_state(lay, pw.forward)
+    state, r = new_state(place, pw.forward), new_state(place, pw.forward)
     ws = workspace(layers, pw.forward, columns)
-    group = Group(X, layers, lay, ws)
-    z0, width = lay.column[-2], lay.padded[-1]
+    group = Group(X, layers, place, ws)
+    z0, width = place.column[-2], place.padded[-1]
     for row in range(lo, hi, GROUP_ROWS):
         valid, block = start_group(X, ws.columns, ws.rows, ws.mass, row, hi)
         forward_group(group, block, pw, state)
@@ -93,10 +93,10 @@ def hessp_sums(X, y, w, v, layers, columns):
     ``columns`` as in ``cost_grad_sums``."""
     m = X.shape[0]
     nc = n_chunks(m)
-    lay = Layout(*layout(layers, w))  # rebuilt by the class itself: see packing
-    pw, pv = Packed(*pack_weights(w, layers, lay)), Packed(*pack_weights(v, layers, lay))
+    place = Placement(*placement(layers, w))  # rebuilt by the class itself: see packing
+    pw, pv = Packed(*pack_weights(w, layers, place)), Packed(*pack_weights(v, layers, place))
     partial = aligned_zeros(nc * pw.forward.shape[0], w).reshape(nc, -1)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        _hessp_chunk(X, y, layers, lay, pw, pv, columns, lo, hi, partial[c])
-    return summed_unpacked(partial, layers, lay, w.shape[0])
+        _hessp_chunk(X, y, layers, place, pw, pv, columns, lo, hi, partial[c])
+    return summed_unpacked(partial, layers, place, w.shape[0])

@@ -12,7 +12,7 @@ padded, under a zero bias row (``backward``). Gradients are accumulated in the f
 and unpacked once (``add_unpacked``).
 
 A parallel driver whose ``prange`` body reads a NamedTuple builds it by calling the class
-itself (``Layout(*layout(...))``): Numba rebuilds the tuple inside the body from source that
+itself (``Placement(*placement(...))``): Numba rebuilds the tuple inside the body from source that
 names the class, found only where the class is called directly in the driver.
 """
 
@@ -33,7 +33,7 @@ class Offsets(NamedTuple):
     units: np.ndarray  # units[l]: start of layers[l + 1]'s units in a row of every non-input unit
 
 
-class Layout(NamedTuple):
+class Placement(NamedTuple):
     """Where each layer sits for the micro-kernels, in a given dtype's vectors (``layout``)."""
 
     padded: np.ndarray  # padded[i]: layer i's units padded to whole vectors (i >= 1)
@@ -43,7 +43,7 @@ class Layout(NamedTuple):
 
 
 class Packed(NamedTuple):
-    """The weights in the micro-kernels' layout: flat arrays, matrices placed by ``Layout``."""
+    """The weights in the micro-kernels' layout: flat arrays, matrices placed by ``Placement``."""
 
     forward: np.ndarray
     backward: np.ndarray
@@ -75,8 +75,8 @@ def offsets(layers):
 
 
 @kernel()
-def layout(layers, like):
-    """The ``Layout`` of ``layers`` for vectors of like's dtype."""
+def placement(layers, like):
+    """The ``Placement`` of ``layers`` for vectors of like's dtype."""
     n = layers.shape[0] - 1
     step = lanes(like)
     padded, column = np.zeros(n + 1, np.int64), np.zeros(n + 2, np.int64)
@@ -87,7 +87,7 @@ def layout(layers, like):
     for l in range(n):
         forward_at[l + 1] = forward_at[l] + (layers[l] + 1) * padded[l + 1]
         backward_at[l + 1] = backward_at[l] + (0 if l == 0 else (layers[l + 1] + 1) * padded[l])
-    return Layout(padded, column, forward_at, backward_at)
+    return Placement(padded, column, forward_at, backward_at)
 
 
 @kernel()
@@ -102,31 +102,31 @@ def aligned_zeros(n, like):
 
 
 @kernel()
-def pack_weights(w, layers, lay):
-    """The flat row-major weights w in the micro-kernels' layout lay: ``Packed``."""
+def pack_weights(w, layers, place):
+    """The flat row-major weights w in the micro-kernels' layout place: ``Packed``."""
     weights_at = offsets(layers).weights
-    forward = aligned_zeros(lay.forward_at[-1], w)
-    backward = aligned_zeros(lay.backward_at[-1], w)
+    forward = aligned_zeros(place.forward_at[-1], w)
+    backward = aligned_zeros(place.backward_at[-1], w)
     for l in range(layers.shape[0] - 1):
         W = w[weights_at[l]:weights_at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
-        width = lay.padded[l + 1]
+        width = place.padded[l + 1]
         for j in range(layers[l + 1]):
             for i in range(layers[l] + 1):
-                forward[lay.forward_at[l] + i * width + j] = W[j, i]
+                forward[place.forward_at[l] + i * width + j] = W[j, i]
                 if l > 0 and i > 0:
-                    backward[lay.backward_at[l] + (1 + j) * lay.padded[l] + i - 1] = W[j, i]
+                    backward[place.backward_at[l] + (1 + j) * place.padded[l] + i - 1] = W[j, i]
     return Packed(forward, backward)
 
 
 @kernel()
-def add_unpacked(packed_grad, layers, lay, grad):
+def add_unpacked(packed_grad, layers, place, grad):
     """grad += packed_grad, a gradient accumulated in the packed forward layout."""
     weights_at = offsets(layers).weights
     for l in range(layers.shape[0] - 1):
         G = grad[weights_at[l]:weights_at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
         for j in range(layers[l + 1]):
             for i in range(layers[l] + 1):
-                G[j, i] += packed_grad[lay.forward_at[l] + i * lay.padded[l + 1] + j]
+                G[j, i] += packed_grad[place.forward_at[l] + i * place.padded[l + 1] + j]
 
 
 @kernel()
@@ -140,8 +140,8 @@ def fixed_order_sum(partial):
 
 
 @kernel()
-def summed_unpacked(partial, layers, lay, size):
+def summed_unpacked(partial, layers, place, size):
     """The rows of partial (packed layout) summed in a fixed order, unpacked: ``(size,)``."""
     total = np.zeros(size)
-    add_unpacked(fixed_order_sum(partial), layers, lay, total)
+    add_unpacked(fixed_order_sum(partial), layers, place, total)
     return total
