@@ -96,7 +96,8 @@ def headline():
                          + (f"{torch * 1e3:.2f} ms | {torch / fast:.2f}× |" if torch else "| |"))
     seconds = first["paths"]["cost_grad float64"]["shipped"]["seconds"]
     lines.append(f"| first cost + gradient in a fresh process and cache | {seconds:.2f} s | | |")
-    return "\n".join(lines) + "\n" + made_by("python bench/docs.py --run", data)
+    return "\n".join(lines) + "\n" + made_by("python bench/matrix.py", data)[:-1] + (
+        "; the first call by `python bench/compile.py`.")
 
 
 def readme(text):

@@ -23,7 +23,8 @@ ROUNDS = 2
 SUITE = HERE / "test_matrix_bench.py"
 PROCESSES = {impl: f"test_matrix and {impl}" for impl in ("fastnn", "torch", "jax", "numpy")}
 PROCESSES.update({how: f"test_user_minimize and {how}"
-                  for how in ("as_written", "blas_at_one_thread", "fastnn_train")})
+                  for how in ("as_written", "blas_at_one_thread", "fastnn_minimize",
+                              "fastnn_train")})
 
 GEMM_RATE = """
 import json, time, numpy as np

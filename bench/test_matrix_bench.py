@@ -72,18 +72,24 @@ def minimize_blas_at_one(X, y):
         return minimize_as_written(X, y)
 
 
+def fastnn_minimize(X, y):
+    objective = fastnn.Objective(CLASSIC, X, y, 1.0)
+    return fastnn.minimize(objective, fastnn.init_params(CLASSIC, seed=0), jac=True,
+                           method="L-BFGS-B", options={"maxiter": MINIMIZE_ITERATIONS})
+
+
 def fastnn_train(X, y):
     return fastnn.train(X, y, lam=1.0, maxiter=MINIMIZE_ITERATIONS, seed=0)
 
 
 RUNS = {"as_written": minimize_as_written, "blas_at_one_thread": minimize_blas_at_one,
-        "fastnn_train": fastnn_train}
+        "fastnn_minimize": fastnn_minimize, "fastnn_train": fastnn_train}
 
 
 @pytest.mark.parametrize("how", list(RUNS))
 def test_user_minimize(benchmark, digits, how):
-    """README's drop-in recipe in a user's own loop, beside the same with BLAS held at one
-    thread and beside fastnn.train: 200 L-BFGS-B iterations on the digits."""
+    """scipy's minimize in a user's own loop as written, beside the same with BLAS held at
+    one thread, fastnn.minimize and fastnn.train: 200 L-BFGS-B iterations on the digits."""
     benchmark.group = f"L-BFGS-B {MINIMIZE_ITERATIONS} iterations 400-25-10 digits f64"
     result = benchmark.pedantic(RUNS[how], args=digits, rounds=3, iterations=1)
     benchmark.extra_info["nfev"] = int(result.nfev)

@@ -12,6 +12,7 @@ from ._threads import get_num_threads, set_num_threads, thread_limits
 from .estimator import NeuralNetClassifier, NotFittedError
 from .gradcheck import GradientCheck, check_gradients, check_nn_gradients
 from .network import Objective, cost_grad, outputs, predict, predict_proba
+from .optimize import minimize
 from .train import SweepRow, TrainResult, format_sweep, stratified_split, sweep, train
 from ._warmup import warmup
 
@@ -36,6 +37,7 @@ __all__ = [
     "load_mat",
     "load_mat_weights",
     "load_model",
+    "minimize",
     "n_params",
     "outputs",
     "pack",

@@ -14,6 +14,7 @@ import numpy as np
 
 from ._checks import check_lam, check_params
 from .layout import n_params, weight_mask
+from .optimize import HESSP_METHODS, minimize
 from .rows import form_of, make_rows
 
 
@@ -88,6 +89,12 @@ class Objective:
     def __call__(self, params):
         params = check_params(params, self.n_params)
         return regularised(*self.rows.sums(params), params, self.lam, self.layers, self.rows.m)
+
+    def minimize(self, x0, method="L-BFGS-B", **kwargs):
+        """:func:`fastnn.minimize` of this objective from x0 (its gradient, and its exact
+        ``hessp`` for the methods that take one): scipy's ``OptimizeResult``."""
+        hessp = self.hessp if method in HESSP_METHODS else None
+        return minimize(self, x0, jac=True, method=method, hessp=hessp, **kwargs)
 
     def hessp(self, params, v):
         """Exact Hessian of J at params times v, ``(n_params,)`` float64 (Pearlmutter's R-operator).

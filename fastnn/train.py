@@ -18,14 +18,14 @@ from ._checks import (check_choice, check_count, check_dtype, check_hidden, chec
 from ._threads import thread_limits
 from .layout import init_params, n_params
 from .network import Objective
+from .optimize import HESSP_METHODS
 from .rows import form_of, make_rows
 from .tunables import DIVERGED_FACTOR, MAX_CLASSES
 
 if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports it
     from scipy.optimize import OptimizeResult
 
-GRADIENT_METHODS = ("CG", "BFGS", "L-BFGS-B", "TNC", "Newton-CG", "trust-ncg", "trust-krylov")
-HESSP_METHODS = ("Newton-CG", "trust-ncg", "trust-krylov")
+GRADIENT_METHODS = ("CG", "BFGS", "L-BFGS-B", "TNC", *HESSP_METHODS)
 METHODS = GRADIENT_METHODS + ("gd",)
 
 
