@@ -10,7 +10,7 @@ and chooses the plan once.
 
 from dataclasses import dataclass
 from functools import cached_property, singledispatch
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from .tunables import (BLAS_BELOW_INPUTS, BLAS_FROM_DENSITY, BLAS_FROM_HIDDEN_UN
                        COST_GRAD_TILE_ROWS, FORWARD_TILE_ROWS)
 
 
+@runtime_checkable
 class Rows(Protocol):
     """Rows of X with their labels (y may be None where only predictions are asked for).
 

@@ -18,6 +18,7 @@ from distributed import Client, LocalCluster
 
 import fastnn
 import fastnn.dask
+from fastnn.rows import Rows, make_rows
 from conftest import REORDERED_RTOL as RTOL
 from conftest import assert_close, interrupt_training, subprocess_env
 
@@ -102,6 +103,24 @@ def test_the_same_bits_call_to_call_for_any_number_of_workers(client, rows):
         assert J == J2 and np.array_equal(grad, grad2)
     assert np.array_equal(two_workers[2], no_client[2])
     assert np.array_equal(two_workers[2], one_worker[2])
+
+
+def test_both_rows_types_keep_the_rows_protocol(client, rows):
+    """In memory and on dask: the same protocol, the same answers (sums to rounding: the
+    blocks' are added in block order)."""
+    X, y = rows
+    params, v = fastnn.init_params(CLASSIC, 3), np.random.default_rng(1).standard_normal(10285)
+    here = make_rows(CLASSIC, X, y, keep=True)
+    there = make_rows(CLASSIC, *on_dask(X, y), keep=True)
+    for each in (here, there):
+        assert isinstance(each, Rows)
+        assert each.layers == CLASSIC and each.m == len(y) and each.dtype is np.float64
+        np.testing.assert_array_equal(each.y, y)
+    np.testing.assert_array_equal(there.labels(params), here.labels(params))
+    (loss, grad), (loss_there, grad_there) = here.sums(params), there.sums(params)
+    assert loss_there == pytest.approx(loss, rel=RTOL[np.float64])
+    assert_close(grad_there, grad, RTOL[np.float64])
+    assert_close(there.hessp_sums(params, v), here.hessp_sums(params, v), RTOL[np.float64])
 
 
 def test_blocks_stay_on_the_workers_between_evaluations(client, rows):
