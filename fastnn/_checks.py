@@ -121,8 +121,10 @@ def check_X(X, n_features=None, dtype=np.float64):
         return _check_sparse_X(X, n_features, dtype)
     arr = _real_array(X, "X")
     check_X_shape(arr.shape, n_features)
-    _check_finite(arr, "X")
-    return _narrowed(arr, dtype, "X", _SCALE_X, np.ascontiguousarray)
+    converted = _narrowed(arr, dtype, "X", _SCALE_X, np.ascontiguousarray)
+    if not _narrows(arr.dtype, converted.dtype):  # a narrowed copy was checked: one pass less
+        _check_finite(converted, "X")
+    return converted
 
 
 def check_X_shape(shape, n_features):
@@ -185,19 +187,26 @@ _SCALE_X = "pass dtype=np.float64 or scale X"
 
 def _narrowed(original, dtype, name, remedy, convert=np.asarray):
     """``convert(original, dtype=dtype)`` (a copy only where needed), refused where a narrower
-    float dtype overflows: the copy holds inf there. A finite sum clears it with no temporary
-    (+inf and -inf sum to nan: no warning for that either)."""
+    float dtype holds a non-finite value: one the original had (nan, inf), or one where it
+    overflowed. A finite sum clears it with no temporary (+inf and -inf sum to nan: no warning
+    for that either)."""
     with np.errstate(over="ignore"):  # an overflowing cast is reported just below
         converted = convert(original, dtype=dtype)
-    if converted.dtype.itemsize >= original.dtype.itemsize or converted.dtype.kind != "f":
+    if not _narrows(original.dtype, converted.dtype):
         return converted
     with np.errstate(over="ignore", invalid="ignore"):
         overflowed = not np.isfinite(np.sum(converted))
     if overflowed and not np.isfinite(converted).all():
+        _check_finite(original, name)  # nan or inf given: that is what to say
         big = np.abs(original[~np.isfinite(converted)]).max()
         raise ValueError(f"{name} holds values beyond {converted.dtype}'s range (|{name}| up to "
                          f"{big:.3g}): {remedy}")
     return converted
+
+
+def _narrows(original, converted):
+    """Whether a cast from dtype original to dtype converted narrows to a smaller float."""
+    return converted.itemsize < original.itemsize and converted.kind == "f"
 
 
 def check_in_dtype(params, dtype, name="params"):

@@ -188,6 +188,20 @@ def test_values_that_overflow_float32_are_refused(good):
         fastnn.cost_grad(params, LAYERS, good["X"], good["y"], dtype=np.float32)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("call", ["cost_grad", "predict"])
+def test_nan_or_inf_in_float64_X_narrowed_to_float32_is_named_as_such(good, bad, call):
+    """X narrowed to float32 is checked once, on the copy: what the caller gave is still
+    named (not an overflow), beside a value that does overflow."""
+    X = good["X"].copy()
+    X[2, 3], X[4, 1] = bad, 1e39
+    with pytest.raises(ValueError, match="X must be finite, found nan or inf"):
+        if call == "cost_grad":
+            fastnn.cost_grad(good["params"], LAYERS, X, good["y"], dtype=np.float32)
+        else:
+            fastnn.predict(good["params"], LAYERS, X, dtype=np.float32)
+
+
 def test_huge_float_labels_are_reported_as_they_are(good):
     with pytest.raises(ValueError, match=r"got values in 0..1e\+20"):
         call_cost_grad({**good, "y": np.r_[1e20, good["y"][1:]].astype(float)})
