@@ -51,6 +51,8 @@ def workloads(new, base):
                  for m in (new, base)))
         yield (f"predict {name}",
                *(lambda p, m=m, dt=dtype, Xc=Xc: m.predict(p, layers, Xc, dt) for m in (new, base)))
+    yield ("predict float32 of float64 X",  # as a user calls it: X converted in the call
+           *(lambda p, m=m: m.predict(p, layers, X, np.float32) for m in (new, base)))
     yield ("hessp float64", *(hessp_along(m.Objective(layers, X, y, 1.0), v) for m in (new, base)))
 
 

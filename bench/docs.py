@@ -42,12 +42,13 @@ def pytest_command(name):
             "no:cacheprovider", f"--benchmark-json=bench/results/{name}.json"]
 
 
-def made_by(command, data):
-    """The line under a table: the command, the commit and the date of the run."""
+def made_by(command, data, also=""):
+    """The line under a table: the command, the commit and the date of the run (``also``:
+    what else made it)."""
     commit = data.get("commit_info", {})
     when = data.get("datetime", "")[:10]
     return (f"\nMade by `{command}` at commit {commit.get('id', '?')[:7]}"
-            f"{' (with local changes)' if commit.get('dirty') else ''} on {when}.")
+            f"{' (with local changes)' if commit.get('dirty') else ''} on {when}{also}.")
 
 
 def results(name):
@@ -79,10 +80,10 @@ def render():
 def headline():
     """README's table: the course network on the digits, fastnn against PyTorch (the shape
     matrix's rows), and the first call in a fresh process (compile.py's)."""
-    folder = RESULTS / "matrix"
-    rows, _, info = matrix.least(sorted(folder.glob("*-*.json")))
+    paths = sorted((RESULTS / "matrix").glob("*-*.json"))
+    rows, _, info = matrix.least(paths)
     first = json.loads((RESULTS / "compile.json").read_text())
-    data = json.loads(sorted(folder.glob("*-*.json"))[0].read_text())
+    data = json.loads(paths[0].read_text())
     lines = [f"400-25-10 on the 5000 bundled digits, medians, each implementation in its own "
              f"process; machine: {info['machine']}; {info['threads']} threads; PyTorch "
              f"{info['versions'].get('torch', '?')}.", "",
@@ -96,8 +97,8 @@ def headline():
                          + (f"{torch * 1e3:.2f} ms | {torch / fast:.2f}× |" if torch else "| |"))
     seconds = first["paths"]["cost_grad float64"]["shipped"]["seconds"]
     lines.append(f"| first cost + gradient in a fresh process and cache | {seconds:.2f} s | | |")
-    return "\n".join(lines) + "\n" + made_by("python bench/matrix.py", data)[:-1] + (
-        "; the first call by `python bench/compile.py`.")
+    return "\n".join(lines) + "\n" + made_by("python bench/matrix.py", data,
+                                               "; the first call by `python bench/compile.py`")
 
 
 def readme(text):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from ._checks import check_choice, check_lam, check_params, check_positive
+from ._checks import check_choice, check_params, check_positive
 from .layout import debug_params, n_params, weight_mask
-from .network import regularised
-from .rows import InMemoryRows, make_rows
+from .network import Objective
+from .rows import form_of, make_rows
 
 
 @dataclass(frozen=True)
@@ -75,17 +75,18 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
     >>> check.rel_diff < 1e-9
     True
     """
-    data, lam = make_rows(layers, X, y, dtype), check_lam(lam)
-    if not isinstance(data, InMemoryRows):
+    if form_of(X).lazy:  # refused before its blocks are prepared on the workers
         where = type(X).__module__.split(".")[0]
         raise TypeError(f"X is a {where} {type(X).__name__}: check_gradients reads X in this "
                         "process; pass a sample of its rows as a numpy array")
+    data = make_rows(layers, X, y, dtype)
+    objective = Objective.on(data, lam)
     size = n_params(data.layers)
     params = check_params(params, size)
     eps = check_positive(eps, "eps")
     check_choice(method, "method", ("auto", "incremental", "full"))
     if analytical is None:
-        analytical = regularised(*data.sums(params), params, lam, data.layers, data.m)[1]
+        analytical = objective(params)[1]
     analytical = check_params(analytical, size, name="analytical")
     idx = _check_indices(indices, size, seed)
 
@@ -105,7 +106,7 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
         minus = (w[idx] - dtype(eps)).astype(np.float64)
     else:  # the incremental method moves z by eps * input in float64
         plus, minus = params[idx] + eps, params[idx] - eps
-    penalty = lam / (2 * m) * (plus**2 - minus**2) * weight_mask(data.layers)[idx]
+    penalty = objective.lam / (2 * m) * (plus**2 - minus**2) * weight_mask(data.layers)[idx]
     numerical = (sums / m + penalty) / (plus - minus)
     return _summary(numerical, analytical[idx], idx)
 

@@ -114,10 +114,7 @@ def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64):
     in a loop, build an :class:`Objective` once instead. See :class:`Objective` for the
     arguments; returns ``(float, (n_params,) float64)``.
     """
-    rows = make_rows(layers, X, y, dtype)
-    lam = check_lam(lam)
-    params = check_params(params, n_params(rows.layers))
-    return regularised(*rows.sums(params), params, lam, rows.layers, rows.m)
+    return Objective.on(make_rows(layers, X, y, dtype), lam)(params)
 
 
 def outputs(params, layers, X, dtype=np.float64):

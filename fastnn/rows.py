@@ -126,20 +126,14 @@ class InMemory:
 
     lazy = False
 
-    @staticmethod
-    def check(X, n_features, dtype):
-        """X as the kernels take it (:func:`fastnn._checks.check_X`)."""
-        return check_X(X, n_features, dtype)
+    check = staticmethod(check_X)  # X as the kernels take it
 
     @staticmethod
     def labels(y, X, n_classes):
         """y for checked X as ``(m,)`` int64 labels in 0..n_classes-1 (any >= 0 for None)."""
         return check_y(y, X.shape[0], n_classes)
 
-    @staticmethod
-    def take(X, index):
-        """The rows ``index`` of checked X, in the same form."""
-        return take_rows(X, index)
+    take = staticmethod(take_rows)  # the rows ``index`` of checked X, in the same form
 
     @staticmethod
     def rows(layers, X, y, dtype, keep, plan=None):
