@@ -1,4 +1,4 @@
-"""fastnn: fast, checked, small fully-connected sigmoid networks.
+"""fastnn: fast, checked, small fully-connected neural networks.
 
 Layout and conventions: :mod:`fastnn.layout`. The same maths in plain numpy:
 :mod:`fastnn.reference`.
@@ -9,7 +9,7 @@ from . import plot
 from .layout import debug_params, init_params, n_params, pack, unpack
 from .model import Model, load_model, save_model
 from ._threads import get_num_threads, set_num_threads, thread_limits
-from .estimator import NeuralNetClassifier, NotFittedError
+from .estimator import NeuralNetClassifier, NeuralNetRegressor, NotFittedError
 from .gradcheck import GradientCheck, check_gradients, check_nn_gradients
 from .network import Objective, cost_grad, outputs, predict, predict_proba
 from .optimize import minimize
@@ -22,6 +22,7 @@ __all__ = [
     "GradientCheck",
     "Model",
     "NeuralNetClassifier",
+    "NeuralNetRegressor",
     "NotFittedError",
     "Objective",
     "SweepRow",

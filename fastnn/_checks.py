@@ -11,6 +11,8 @@ import operator
 import numpy as np
 
 DTYPES = (np.float64, np.float32)
+ACTIVATIONS = ("logistic", "tanh", "relu", "identity")  # scikit-learn's names
+OUTPUTS = ("logistic", "softmax", "identity")
 
 
 def check_dtype(dtype):
@@ -235,6 +237,46 @@ def check_y(y, m, n_classes=None):
         raise ValueError(f"y labels must lie in 0..{n_classes - 1} (layers[-1] = {n_classes} "
                          f"classes), got values in {lo}..{hi}")
     return labels
+
+
+def check_units(activation, output):
+    """Return ``(activation, output)``, each one of ACTIVATIONS and OUTPUTS."""
+    return (check_choice(activation, "activation", ACTIVATIONS),
+            check_choice(output, "output", OUTPUTS))
+
+
+def check_targets(y, m, n_outputs, output):
+    """Return y as the targets of ``output``: int64 labels (``check_y``) for logistic and
+    softmax outputs, float64 values (``check_values``) for identity outputs."""
+    if output == "identity":
+        return check_values(y, m, n_outputs)
+    return check_y(y, m, n_outputs)
+
+
+def check_values(y, m, n_outputs=None):
+    """Return regression targets as a C-contiguous ``(m, n_outputs)`` float64 array (a copy):
+    y ``(m,)`` for one output or ``(m, n_outputs)``, finite (any width for None)."""
+    arr = _real_array(y, "y")
+    if arr.ndim == 1 and n_outputs in (None, 1) and arr.shape[0] == m:
+        arr = arr.reshape(m, 1)
+    if arr.ndim != 2 or arr.shape[0] != m or n_outputs not in (None, arr.shape[1]):
+        want = "(m,) or (m, 1)" if n_outputs == 1 else f"(m, {n_outputs or 'n_outputs'})"
+        raise ValueError(f"y must hold {want} real targets, one row per row of X (m = {m}), "
+                         f"got shape {arr.shape}")
+    _check_finite(arr, "y")
+    return np.array(arr, dtype=np.float64, order="C")
+
+
+def check_sample_weight(sample_weight, m):
+    """Return sample weights as a ``(m,)`` float64 vector (a copy), each finite and >= 0."""
+    arr = _real_array(sample_weight, "sample_weight")
+    if arr.ndim != 1 or arr.shape[0] != m:
+        raise ValueError(f"sample_weight must be a 1-D vector of {m} weights (one per row of X), "
+                         f"got shape {arr.shape}")
+    _check_finite(arr, "sample_weight")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"sample_weight must be >= 0, got a minimum of {arr.min():g}")
+    return np.array(arr, dtype=np.float64)
 
 
 def check_seed(seed):

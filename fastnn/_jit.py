@@ -76,12 +76,19 @@ if VECTOR_BYTES != HOST_VECTOR_BYTES:
         f"vector-bytes-{VECTOR_BYTES}")
 
 
-def kernel(parallel=False):
+def kernel(parallel=False, inline=False):
     """Decorator: ``numba.njit`` with fastnn's policy (cached, nogil, numpy error model); a
     parallel kernel comes back as a function that holds the parallel lock while it runs (call
-    it from Python, never from another kernel)."""
+    it from Python, never from another kernel).
+
+    ``inline``: Numba inlines the function into its callers' own code before LLVM sees it. For
+    small scalar helpers of hot loops: called, LLVM may or may not inline one, and fast-math
+    lets it re-associate the helper's arithmetic with its caller's where it does, differently
+    in a fresh compile and in code loaded from the cache (seen: the last bits of a gradient
+    changing between a first and a second process)."""
     def decorate(function):
-        options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+        options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy",
+                       inline="always" if inline else "never")
         compiled = _cached_njit(function, parallel=parallel and PRANGE_ONLY, **options)
         if not parallel:
             return compiled

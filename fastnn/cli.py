@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data, metrics
+from ._checks import ACTIVATIONS
 from .gradcheck import check_gradients, check_nn_gradients
 from .layout import init_params
 from .model import check_model_path, load_model, save_model
@@ -33,21 +34,23 @@ def cmd_train(args):
         raise ValueError(f"{source}: training needs labels (an array named y, or --labels)")
     progress = not args.quiet and sys.stderr.isatty()
     y = data.file_labels(y)  # X as loaded: an array, or a scipy.sparse matrix (train reads either)
+    units = {"activation": args.activation, "output": args.output}
     result = train(X, y, hidden=tuple(args.hidden), lam=args.lam, method=args.method,
                    maxiter=args.maxiter, seed=args.seed, dtype=args.dtype,
-                   validation=args.validation or None, progress=progress)
+                   validation=args.validation or None, progress=progress, **units)
     layers, params, held = result.layers, result.params, result.validation_rows
     if args.save:
-        save_model(args.save, params, layers, dtype=args.dtype, lam=args.lam,
+        save_model(args.save, params, layers, dtype=args.dtype, **units, lam=args.lam,
                    method=args.method, seed=args.seed, data=source, stopped=result.stopped,
                    train_accuracy=result.train_accuracy,
                    validation_accuracy=result.validation_accuracy)
         print(f"saved the model to {args.save}")
     X_report, y_report = (X, y) if held is None else (X[held], y[held])
     part = "training data" if held is None else "validation split"
-    predicted = predict(params, layers, X_report, dtype=args.dtype)
+    predicted = predict(params, layers, X_report, dtype=args.dtype, **units)
     n_fit = len(y) - (0 if held is None else len(held))
-    print(f"trained {'-'.join(map(str, layers))} on {source} ({n_fit} training rows) with "
+    print(f"trained {'-'.join(map(str, layers))} ({args.activation} hidden units, "
+          f"{args.output} outputs) on {source} ({n_fit} training rows) with "
           f"{args.method}, lambda = {args.lam:g}: {result.n_iter} iterations, "
           f"{result.nfev} evaluations ({result.stopped}: {result.message})")
     print(f"per-class scores on the {part} ({len(y_report)} rows):")
@@ -87,10 +90,14 @@ def cmd_predict(args):
     from .image import load_digit_image
 
     model = load_model(args.model)
+    if model.output == "identity":
+        raise ValueError(f"{args.model}: a model of identity outputs predicts values, not "
+                         "classes: use fastnn.load_model(path).predict(X) in Python")
     if args.data:
         X, y, source = data.load(args.data, args.labels)
         _check_width(model, X.shape[1], source)
-        units = predict(model.params, model.layers, X, dtype=model.dtype)
+        units = predict(model.params, model.layers, X, dtype=model.dtype,
+                        activation=model.activation, output=model.output)
         print(f"predicted {len(units)} rows of {source}")
         if y is not None:  # labels are output units, as in training
             print(f"accuracy {metrics.accuracy(data.file_labels(y), units):.2%}")
@@ -100,7 +107,8 @@ def cmd_predict(args):
     _check_width(model, 400, "a 20x20 image")
     for path in args.images:
         image = load_digit_image(path)[None, :]
-        k = int(predict(model.params, model.layers, image, dtype=model.dtype)[0])
+        k = int(predict(model.params, model.layers, image, dtype=model.dtype,
+                        activation=model.activation, output=model.output)[0])
         proba = model.predict_proba(image)[0]
         print(f"{path}: {model.labels[k]} (confidence {proba[k]:.1%})")
     return 0
@@ -157,7 +165,8 @@ def cmd_bench(args):
 
 
 def parser():
-    p = argparse.ArgumentParser(prog="fastnn", description="Fast, checked small sigmoid networks.")
+    p = argparse.ArgumentParser(prog="fastnn",
+                                description="Fast, checked small fully-connected networks.")
     sub = p.add_subparsers(dest="command", required=True)
 
     def data_arg(s):
@@ -178,6 +187,10 @@ def parser():
     training_args(t)
     t.add_argument("--lam", type=float, default=1.0, help="L2 strength (default 1)")
     t.add_argument("--method", default="L-BFGS-B", choices=METHODS)
+    t.add_argument("--activation", default="logistic", choices=ACTIVATIONS,
+                   help="the hidden units (default logistic)")
+    t.add_argument("--output", default="logistic", choices=["logistic", "softmax"],
+                   help="the output units: independent sigmoids (default) or a softmax")
     t.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     t.add_argument("--validation", type=float, default=0.0, metavar="FRACTION",
                    help="hold out this fraction, stratified by class (default none)")

@@ -1,8 +1,9 @@
 """Dask arrays: training and prediction on row blocks kept where they were prepared.
 
 X is a dask array ``(m, s1)`` cut into blocks of rows, each block holding all s1 columns
-(numpy or scipy.sparse chunks); y holds the labels: a dask array with X's row chunks or an
-in-memory vector (labels are 8 bytes a row: they are gathered into this process once).
+(numpy or scipy.sparse chunks); y holds the targets (labels, or real values for identity
+outputs) and ``sample_weight`` the rows' weights: dask arrays with X's row chunks or in-memory
+arrays (a few bytes a row: they are gathered into this process once).
 
 Importing this module teaches fastnn dask arrays (:func:`fastnn.rows.form_of`): then
 :class:`fastnn.Objective`, :func:`fastnn.cost_grad`, :func:`fastnn.train`, the predictions
@@ -45,9 +46,10 @@ except ImportError:  # dask's own schedulers, in this process
     distributed = None
 
 from . import network
-from ._checks import check_dtype, check_layers, check_params, check_X_shape, check_y
+from ._checks import (check_dtype, check_layers, check_params, check_sample_weight,
+                      check_targets, check_X_shape)
 from .layout import n_params
-from .rows import InMemoryRows, form_of, make_rows
+from .rows import UNWEIGHTED, InMemoryRows, form_of, make_rows
 
 
 def check_dask_X(X, n_features=None):
@@ -75,36 +77,55 @@ def _where(bounds, b, name="X"):
     return f"{name} block {b} (rows {bounds[b]}..{bounds[b + 1] - 1})"
 
 
-def check_labels(y, X, n_classes=None):
-    """y for a dask X as an ``(m,)`` int64 vector in this process: a dask y must have X's row
-    chunks; labels must lie in 0..n_classes-1 (any >= 0 for None), an error naming the first
-    block at fault."""
+def _gathered(a, X, name):
+    """a (a dask array with X's row chunks, or in memory) as an array in this process."""
+    if isinstance(a, dask.array.Array):
+        if a.ndim not in (1, 2) or a.chunks[0] != X.chunks[0]:
+            raise ValueError(f"{name} must be a dask array with X's row chunks {X.chunks[0]}, "
+                             f"got shape {a.shape} in chunks {a.chunks}")
+        return a.compute()
+    return a
+
+
+def _by_block(check, a, X, name, *args):
+    """``check(a, m, *args)``, an error naming the first block of a at fault."""
     bounds = _bounds(X)
-    if isinstance(y, dask.array.Array):
-        if y.ndim != 1 or y.chunks[0] != X.chunks[0]:
-            raise ValueError(f"y must be a 1-D dask array with X's row chunks {X.chunks[0]}, "
-                             f"got shape {y.shape} in chunks {y.chunks}")
-        y = y.compute()
     try:
-        return check_y(y, int(bounds[-1]), n_classes)
+        return check(a, int(bounds[-1]), *args)
     except (TypeError, ValueError):
-        labels = np.asarray(y)
-        if labels.shape != (bounds[-1],):  # not a matter of one block
+        whole = np.asarray(a)
+        if whole.ndim == 0 or whole.shape[0] != bounds[-1]:  # not a matter of one block
             raise
         for b in range(bounds.shape[0] - 1):
             try:
-                check_y(labels[bounds[b]:bounds[b + 1]], int(bounds[b + 1] - bounds[b]),
-                        n_classes)
+                check(whole[bounds[b]:bounds[b + 1]], int(bounds[b + 1] - bounds[b]), *args)
             except (TypeError, ValueError) as err:
-                raise type(err)(f"{_where(bounds, b, 'y')}: {err}") from None
+                raise type(err)(f"{_where(bounds, b, name)}: {err}") from None
         raise
 
 
-def _prepare(x, y, layers, dtype, where):
+def gathered_targets(y, X, n_outputs=None, output="logistic"):
+    """y for a dask X, in this process (``_checks.check_targets``: int64 labels in
+    0..n_outputs-1, or ``(m, n_outputs)`` float64 values for identity outputs): a dask y must
+    have X's row chunks; an error names the first block at fault."""
+    return _by_block(check_targets, _gathered(y, X, "y"), X, "y", n_outputs, output)
+
+
+def gathered_weights(sample_weight, X):
+    """Sample weights for a dask X, in this process (:data:`fastnn.rows.UNWEIGHTED` for
+    None), as ``gathered_targets`` checks y."""
+    if sample_weight is None:
+        return UNWEIGHTED
+    return _by_block(check_sample_weight, _gathered(sample_weight, X, "sample_weight"), X,
+                     "sample_weight")
+
+
+def _prepare(x, y, layers, dtype, where, units, weights):
     """A block as :class:`fastnn.rows.InMemoryRows` for many calls (its own copy of the rows),
     errors naming the block."""
     try:
-        return make_rows(layers, x, y, dtype, keep=True)
+        return make_rows(layers, x, y, dtype, keep=True, activation=units.activation,
+                         output=units.output, sample_weight=None if weights is None else weights)
     except (TypeError, ValueError) as err:
         raise type(err)(f"{where}: {err}") from None
 
@@ -112,7 +133,8 @@ def _prepare(x, y, layers, dtype, where):
 @sizeof.register(InMemoryRows)
 def _sizeof_block(block):
     """What a prepared block holds, so that workers spill blocks to disk when memory is short."""
-    return sizeof(block.X) + sizeof(block.y) + sizeof(tuple(block.columns[:2]))
+    return (sizeof(block.X) + sizeof(block.y) + sizeof(block.weights)
+            + sizeof(tuple(block.columns[:2])))
 
 
 def _run(block, method, vectors, threads=None):
@@ -159,22 +181,26 @@ class DaskRows:
     """The rows of a dask X with their labels, each block prepared once where it is held:
     the :class:`fastnn.rows.Rows` protocol over blocks of :class:`fastnn.rows.InMemoryRows`.
 
-    ``layers``, ``dtype``; ``y`` the ``(m,)`` int64 labels (in this process); ``bounds``
-    each block's first row, then m; ``plan`` "per block" (each block chooses its own). With a
+    ``layers``, ``dtype``, ``units``; ``y`` the checked targets and ``weights`` the sample
+    weights (in this process); ``bounds`` each block's first row, then m; ``plan`` "per
+    block" (each block chooses its own). With a
     ``distributed.Client`` active when made, the blocks stay on its workers (held as
     futures); else in this process. X and y as checked by :class:`OnDask`.
     """
 
     plan = "per block"
 
-    def __init__(self, layers, X, y, dtype):
-        self.layers, self.dtype, self.y = layers, dtype, y
+    def __init__(self, layers, X, y, dtype, units, weights):
+        self.layers, self.dtype, self.y, self.units = layers, dtype, y, units
+        self.weights = weights
         self.bounds = _bounds(X)
-        # the labels travel in the task graph (the scheduler keeps them, to prepare a lost
-        # block again), as the smallest integers that hold them: 1 byte a row for <= 256 classes
-        labels = self.y.astype(np.min_scalar_type(layers[-1] - 1))
-        tasks = [dask.delayed(_prepare, pure=True)(x, labels[lo:hi], layers, dtype,
-                                                   _where(self.bounds, b))
+        # the targets travel in the task graph (the scheduler keeps them, to prepare a lost
+        # block again); labels as the smallest integers that hold them: 1 byte a row for <= 256
+        # classes
+        targets = y if y.ndim > 1 else y.astype(np.min_scalar_type(layers[-1] - 1))
+        tasks = [dask.delayed(_prepare, pure=True)(
+                     x, targets[lo:hi], layers, dtype, _where(self.bounds, b), units,
+                     weights[lo:hi] if weights.shape[0] else None)
                  for b, (x, lo, hi) in enumerate(zip(X.to_delayed().ravel(), self.bounds[:-1],
                                                      self.bounds[1:])) if hi > lo]
         self._client = _active_client()
@@ -191,6 +217,11 @@ class DaskRows:
     def m(self):
         """The number of rows."""
         return int(self.bounds[-1])
+
+    @property
+    def total(self):
+        """The rows' summed sample weights (m, unweighted)."""
+        return float(self.weights.sum()) if self.weights.shape[0] else float(self.m)
 
     def __repr__(self):
         return (f"DaskRows(layers={self.layers}, m={self.m}, blocks={len(self._blocks)}, "
@@ -228,6 +259,10 @@ class DaskRows:
         """Predicted labels ``(m,)``, gathered into this process."""
         return np.concatenate(self._each(InMemoryRows.labels, params))
 
+    def values(self, params):
+        """The output units' values ``(m, K)``, gathered into this process."""
+        return np.concatenate(self._each(InMemoryRows.values, params))
+
 
 def _in_order(parts):
     """The float64 sum of the arrays ``parts``, added first to last."""
@@ -251,15 +286,19 @@ class OnDask:
     def check(X, n_features, dtype):
         return check_dask_X(X, n_features)
 
-    labels = staticmethod(check_labels)
+    targets = staticmethod(gathered_targets)
+
+    @staticmethod
+    def weights(sample_weight, X):
+        return gathered_weights(sample_weight, X)
 
     @staticmethod
     def take(X, index):
         return X[index]
 
     @staticmethod
-    def rows(layers, X, y, dtype, keep, plan=None):
-        return DaskRows(layers, X, y, dtype)
+    def rows(layers, X, y, dtype, keep, plan, units, weights):
+        return DaskRows(layers, X, y, dtype, units, weights)
 
     @staticmethod
     def gather(y):

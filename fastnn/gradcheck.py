@@ -50,12 +50,14 @@ def _check_indices(indices, size, seed):
 
 
 def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, method="auto",
-                    dtype=np.float64, seed=0, analytical=None):
+                    dtype=np.float64, seed=0, analytical=None, *, activation="logistic",
+                    output="logistic", sample_weight=None):
     """Compare a gradient with central differences (J(w+eps) - J(w-eps)) / (2 eps).
 
     Parameters
     ----------
-    params, layers, X, y, lam, dtype : as for :func:`fastnn.cost_grad`.
+    params, layers, X, y, lam, dtype, activation, output, sample_weight : as for
+        :func:`fastnn.cost_grad`.
     eps : float > 0, the perturbation.
     indices : None (all parameters), an int k (k parameters drawn with ``seed``), or an
         array of parameter indices.
@@ -79,7 +81,8 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
         where = type(X).__module__.split(".")[0]
         raise TypeError(f"X is a {where} {type(X).__name__}: check_gradients reads X in this "
                         "process; pass a sample of its rows as a numpy array")
-    data = make_rows(layers, X, y, dtype)
+    data = make_rows(layers, X, y, dtype, activation=activation, output=output,
+                     sample_weight=sample_weight)
     objective = Objective.on(data, lam)
     size = n_params(data.layers)
     params = check_params(params, size)
@@ -92,15 +95,16 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
 
     dtype, eps = data.dtype, float(eps)
     w, sizes = params.astype(dtype), data.sizes
+    task = (data.targets, data.weights, w, sizes, data.codes)
     if method == "full":
-        sums = kernels.full_differences(data.X, data.y, w, sizes, idx, dtype(eps))
+        sums = kernels.full_differences(data.X, *task, idx, dtype(eps))
     else:
         units = sum(data.layers[1:])
         pre, act = data.forward(params, units, units)
         want = np.zeros(size, bool)
         want[idx] = True
-        sums = kernels.incremental_differences(data.X, data.y, w, sizes, pre, act, want, eps)[idx]
-    m = data.X.shape[0]
+        sums = kernels.incremental_differences(data.X, *task, pre, act, want, eps)[idx]
+    m = objective.total
     if method == "full":  # the step actually taken: w +- eps rounds in the weights' dtype
         plus = (w[idx] + dtype(eps)).astype(np.float64)
         minus = (w[idx] - dtype(eps)).astype(np.float64)

@@ -9,7 +9,7 @@ import functools
 
 import numpy as np
 
-from ._checks import check_layers
+from ._checks import ACTIVATIONS, check_choice, check_layers
 
 
 def shapes(layers):
@@ -71,10 +71,18 @@ def layers_of(thetas):
     return (thetas[0].shape[1] - 1,) + tuple(t.shape[0] for t in thetas)
 
 
-def init_params(layers, seed=None, epsilon=0.12):
-    """Random symmetry-breaking weights, uniform in ``[-epsilon, epsilon]``, float64."""
+def init_params(layers, seed=None, epsilon=None, activation="logistic"):
+    """Random symmetry-breaking weights (biases too), float64: uniform in ``[-epsilon,
+    epsilon]``; by default epsilon = 0.12 (the course's) for logistic units, else Glorot's
+    range per layer, sqrt(6 / (s_l + s_(l+1))), as scikit-learn's MLPs draw them."""
+    check_choice(activation, "activation", ACTIVATIONS)
     rng = np.random.default_rng(seed)
-    return rng.uniform(-epsilon, epsilon, n_params(layers))
+    if epsilon is not None or activation == "logistic":
+        bound = 0.12 if epsilon is None else epsilon
+        return rng.uniform(-bound, bound, n_params(layers))
+    bounds = np.concatenate([np.full(rows * columns, np.sqrt(6 / (rows + columns - 1)))
+                             for rows, columns in shapes(layers)])
+    return rng.uniform(-1, 1, bounds.size) * bounds
 
 
 def debug_params(layers):

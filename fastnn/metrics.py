@@ -1,4 +1,4 @@
-"""Classification metrics, computed by fastnn (no scikit-learn needed)."""
+"""Classification and regression metrics, computed by fastnn (no scikit-learn needed)."""
 
 import numpy as np
 
@@ -6,6 +6,19 @@ import numpy as np
 def accuracy(y_true, y_pred):
     """The fraction of rows predicted right, a float."""
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def r2(y_true, y_pred):
+    """The coefficient of determination 1 - SS_res / SS_tot, averaged over the columns of
+    ``(m, K)`` targets (scikit-learn's ``r2_score``, uniform average; a constant column scores
+    1 where predicted exactly, else 0), a float."""
+    y_true = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(y_true.shape)
+    residual = ((y_true - y_pred) ** 2).sum(axis=0)
+    total = ((y_true - y_true.mean(axis=0)) ** 2).sum(axis=0)
+    scores = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1),
+                      np.where(residual == 0, 1.0, 0.0))
+    return float(scores.mean())
 
 
 def confusion_matrix(y_true, y_pred, n_classes):

@@ -9,41 +9,54 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_dtype, check_layers, check_params
+from ._checks import check_dtype, check_layers, check_params, check_units
 from .layout import n_params
 from .network import outputs, predict, predict_proba
 
 FORMAT = "fastnn-model"
-VERSION = 1
+VERSION = 2  # 2: the unit functions (activation, output); 1 (logistic, logistic) still loads
+READS = ("1", "2")
 
 
 @dataclass
 class Model:
-    """A loaded network: ``labels[k]`` names output unit k; ``meta`` is training metadata."""
+    """A loaded network: ``labels[k]`` names output unit k; ``meta`` is training metadata;
+    ``activation`` and ``output`` its unit functions (:func:`fastnn.cost_grad`)."""
 
     params: np.ndarray
     layers: tuple
     dtype: str = "float64"
     labels: list = None
     meta: dict = field(default_factory=dict)
+    activation: str = "logistic"
+    output: str = "logistic"
+
+    def _run(self, function, X):
+        return function(self.params, self.layers, X, dtype=self.dtype,
+                        activation=self.activation, output=self.output)
 
     def outputs(self, X):
-        """The output units' sigmoids ``(m, K)`` (:func:`fastnn.outputs`)."""
-        return outputs(self.params, self.layers, X, dtype=self.dtype)
+        """The output units' values ``(m, K)`` (:func:`fastnn.outputs`)."""
+        return self._run(outputs, X)
 
     def predict_proba(self, X):
         """Probabilities of the labels ``(m, K)``, rows summing to 1
         (:func:`fastnn.predict_proba`)."""
-        return predict_proba(self.params, self.layers, X, dtype=self.dtype)
+        return self._run(predict_proba, X)
 
     def predict(self, X):
-        """Label names of the predicted output units, ``(m,)`` (:func:`fastnn.predict`)."""
-        return np.asarray(self.labels)[predict(self.params, self.layers, X, dtype=self.dtype)]
+        """Label names of the predicted output units, ``(m,)`` (:func:`fastnn.predict`); the
+        predicted values ``(m, K)`` for identity outputs."""
+        if self.output == "identity":
+            return self.outputs(X)
+        return np.asarray(self.labels)[self._run(predict, X)]
 
 
-def save_model(path, params, layers, dtype="float64", labels=None, **meta):
+def save_model(path, params, layers, dtype="float64", labels=None, activation="logistic",
+               output="logistic", **meta):
     """Write a model file at exactly ``path``. ``labels`` name the outputs (default
-    "0".."K-1"); ``meta`` must be JSON-serialisable (training settings, accuracy, ...).
+    "0".."K-1"); ``activation`` and ``output`` are the network's unit functions; ``meta`` must
+    be JSON-serialisable (training settings, accuracy, ...).
 
     Atomic: the file is written beside path, flushed to disk and renamed over it, so a
     failure or a killed process at any moment leaves the old file (if any) as it was.
@@ -51,12 +64,14 @@ def save_model(path, params, layers, dtype="float64", labels=None, **meta):
     layers = check_layers(layers)
     params = check_params(params, n_params(layers))
     dtype = np.dtype(check_dtype(dtype)).name
+    activation, output = check_units(activation, output)
     labels = [str(k) for k in range(layers[-1])] if labels is None else [str(s) for s in labels]
     if len(labels) != layers[-1]:
         raise ValueError(f"labels must name all {layers[-1]} outputs, got {len(labels)}")
     path = check_model_path(path)
     contents = dict(format=FORMAT, version=VERSION, layers=np.array(layers), params=params,
-                    dtype=dtype, labels=np.array(labels), meta=json.dumps(meta))
+                    dtype=dtype, labels=np.array(labels), meta=json.dumps(meta),
+                    activation=activation, output=output)
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -102,18 +117,20 @@ def load_model(path):
         raise ValueError(f"{path}: not a fastnn model file (missing {sorted(missing)})"
                          if missing else f"{path}: not a fastnn model file")
     version = str(contents["version"])
-    if version != str(VERSION):
+    if version not in READS:
         raise ValueError(f"{path}: model file version {version} is not supported (this "
-                         f"fastnn reads version {VERSION})")
+                         f"fastnn reads versions {', '.join(READS)})")
     try:
         layers = check_layers(contents["layers"].tolist())
         params = check_params(contents["params"], n_params(layers))
         dtype = np.dtype(check_dtype(str(contents["dtype"]))).name
         meta = json.loads(str(contents["meta"]))
+        units = check_units(str(contents.get("activation", "logistic")),
+                            str(contents.get("output", "logistic")))
     except (TypeError, ValueError) as err:  # json's errors are ValueErrors
         raise ValueError(f"{path}: inconsistent model: {err}") from None
     labels = contents["labels"].tolist()
     if len(labels) != layers[-1]:
         raise ValueError(f"{path}: inconsistent model: {len(labels)} labels for "
                          f"{layers[-1]} outputs")
-    return Model(params, layers, dtype, labels, meta)
+    return Model(params, layers, dtype, labels, meta, *units)

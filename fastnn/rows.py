@@ -10,42 +10,69 @@ and chooses the plan once.
 
 from dataclasses import dataclass
 from functools import cached_property, singledispatch
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
 from . import kernels
-from ._checks import check_dtype, check_in_dtype, check_layers, check_X, check_y, take_rows
+from ._checks import (check_dtype, check_in_dtype, check_layers, check_sample_weight, check_targets,
+                      check_units, check_X, take_rows)
 from .tunables import (BLAS_BELOW_INPUTS, BLAS_FROM_DENSITY, BLAS_FROM_HIDDEN_UNITS,
                        COST_GRAD_TILE_ROWS, FORWARD_TILE_ROWS)
 
 
+class Units(NamedTuple):
+    """A network's unit functions: its hidden layers' ``activation`` and its ``output``
+    (names from ``fastnn._checks.ACTIVATIONS`` and ``OUTPUTS``; the defaults are the course's
+    network)."""
+
+    activation: str = "logistic"
+    output: str = "logistic"
+
+    @property
+    def codes(self):
+        """``(activation, output)`` as the kernels take them: int64 codes of ``kernels.UNITS``."""
+        return np.array([kernels.UNITS.index(name) for name in self], np.int64)
+
+
+UNWEIGHTED = np.zeros(0)  # the kernels' sample weights for "every row weighs 1"
+
+
 @runtime_checkable
 class Rows(Protocol):
-    """Rows of X with their labels (y may be None where only predictions are asked for).
+    """Rows of X with their targets (y may be None where only predictions are asked for).
 
-    ``layers`` a tuple of ints, ``dtype`` np.float64 or np.float32, ``m`` the number of rows,
-    ``y`` ``(m,)`` int64 labels in this process, ``plan`` the kernels that run. Parameters
-    and vectors given to the methods are checked float64 ``(n_params,)``.
+    ``layers`` a tuple of ints, ``dtype`` np.float64 or np.float32, ``units`` the
+    :class:`Units`, ``m`` the number of rows, ``total`` their summed sample weights (m
+    unweighted), ``y`` the targets in this process (``(m,)`` int64 labels, or ``(m, K)``
+    float64 values for identity outputs), ``plan`` the kernels that run. Parameters and
+    vectors given to the methods are checked float64 ``(n_params,)``.
     """
 
     layers: tuple
     dtype: type
+    units: Units
     y: np.ndarray | None
     plan: str
 
     @property
     def m(self) -> int: ...
 
+    @property
+    def total(self) -> float: ...
+
     def sums(self, params):
-        """(loss, grad): the cross-entropy and its float64 gradient summed over the rows (no
+        """(loss, grad): the weighted loss and its float64 gradient summed over the rows (no
         mean, no L2 term)."""
 
     def hessp_sums(self, params, v):
-        """The Hessian of the summed loss at params times v, float64 ``(n_params,)``."""
+        """The Hessian of the summed weighted loss at params times v, float64 ``(n_params,)``."""
 
     def labels(self, params):
         """Predicted labels ``(m,)`` int64: the output unit with the largest z in each row."""
+
+    def values(self, params):
+        """The output units' values ``(m, K)`` of dtype (sigmoids, softmax, or z)."""
 
 
 def choose_plan(layers, density=None):
@@ -70,10 +97,11 @@ def choose_plan(layers, density=None):
 @dataclass(frozen=True)
 class InMemoryRows:
     """Rows in this process: X ``(m, s1)`` C-contiguous of ``dtype`` or ``kernels.CsrRows`` of
-    dtype, y ``(m,)`` int64 labels or None; ``plan`` (:func:`choose_plan`; hessp always runs
+    dtype, y the checked targets or None; ``plan`` (:func:`choose_plan`; hessp always runs
     "fused"); ``columns``: X's non-zero input columns by blocks of rows, found once
     (``kernels.nonzero_columns``), or ``kernels.unsearched_columns()`` where each group of
-    rows finds its own as the kernels go."""
+    rows finds its own as the kernels go; ``weights`` ``(m,)`` float64 sample weights, or
+    :data:`UNWEIGHTED`."""
 
     layers: tuple
     X: np.ndarray
@@ -81,42 +109,68 @@ class InMemoryRows:
     dtype: type
     plan: str
     columns: kernels.ColumnLists
+    units: Units
+    weights: np.ndarray
 
     @property
     def m(self):
         return self.X.shape[0]
+
+    @property
+    def total(self):
+        return float(self.weights.sum()) if self.weights.shape[0] else float(self.m)
 
     @cached_property
     def sizes(self):
         """The layer sizes as the kernels take them: an int64 array."""
         return np.array(self.layers, np.int64)
 
+    @cached_property
+    def codes(self):
+        return self.units.codes
+
+    @cached_property
+    def targets(self):
+        """Y ``(m, K)`` float64 as the kernels take it: one-hot labels, or identity outputs'
+        values."""
+        if self.units.output == "identity":
+            return self.y
+        Y = np.zeros((self.m, self.layers[-1]))
+        Y[np.arange(self.m), self.y] = 1.0
+        return Y
+
     def forward(self, params, pre_cols, act_cols):
-        """``States``: the last pre_cols columns of z and act_cols of sigma(z) of every row
-        (``kernels.forward_states``) at float64 params."""
+        """``States``: the last pre_cols columns of z and act_cols of the units' values (the
+        outputs' last) of every row (``kernels.forward_states``) at float64 params."""
         w = check_in_dtype(params, self.dtype)
         if self.plan == "blas":
-            return kernels.States(*kernels.tiled_forward_states(self.X, w, self.sizes, pre_cols,
-                                                                act_cols, FORWARD_TILE_ROWS))
-        return kernels.forward_states(self.X, w, self.sizes, pre_cols, act_cols)
+            return kernels.States(*kernels.tiled_forward_states(
+                self.X, w, self.sizes, self.codes, pre_cols, act_cols, FORWARD_TILE_ROWS))
+        return kernels.forward_states(self.X, w, self.sizes, self.codes, pre_cols, act_cols)
 
     def labels(self, params):
         """Predicted labels ``(m,)``: the output unit of each row with the largest z (the first
-        of equals, as ``np.argmax``). sigma is increasing, so this is the most active unit,
-        also where saturated sigmoids round to the same 1.0; the outputs' sigma is not
-        computed."""
+        of equals, as ``np.argmax``). sigma and softmax are increasing in z, so this is the
+        most active unit, also where saturated sigmoids round to the same 1.0; the outputs'
+        values are not computed."""
         return kernels.argmax_rows(self.forward(params, self.layers[-1], 0).pre)
+
+    def values(self, params):
+        return self.forward(params, 0, self.layers[-1]).act
 
     def sums(self, params):
         w = check_in_dtype(params, self.dtype)
         if self.plan == "blas":
-            return kernels.tiled_cost_grad_sums(self.X, self.y, w, self.sizes,
-                                                COST_GRAD_TILE_ROWS)
-        return kernels.cost_grad_sums(self.X, self.y, w, self.sizes, self.columns)
+            return kernels.tiled_cost_grad_sums(self.X, self.targets, self.weights, w, self.sizes,
+                                                self.codes, COST_GRAD_TILE_ROWS)
+        return kernels.cost_grad_sums(self.X, self.targets, self.weights, w, self.sizes,
+                                      self.codes, self.columns)
 
     def hessp_sums(self, params, v):
-        return kernels.hessp_sums(self.X, self.y, check_in_dtype(params, self.dtype),
-                                  check_in_dtype(v, self.dtype, "v"), self.sizes, self.columns)
+        return kernels.hessp_sums(self.X, self.targets, self.weights,
+                                  check_in_dtype(params, self.dtype),
+                                  check_in_dtype(v, self.dtype, "v"), self.sizes, self.codes,
+                                  self.columns)
 
 
 class InMemory:
@@ -129,24 +183,34 @@ class InMemory:
     check = staticmethod(check_X)  # X as the kernels take it
 
     @staticmethod
-    def labels(y, X, n_classes):
-        """y for checked X as ``(m,)`` int64 labels in 0..n_classes-1 (any >= 0 for None)."""
-        return check_y(y, X.shape[0], n_classes)
+    def targets(y, X, n_outputs, output):
+        """y for checked X (``_checks.check_targets``): ``(m,)`` int64 labels in
+        0..n_outputs-1 (any >= 0 for None), or ``(m, n_outputs)`` float64 values for identity
+        outputs."""
+        return check_targets(y, X.shape[0], n_outputs, output)
+
+    @staticmethod
+    def weights(sample_weight, X):
+        """Sample weights for checked X: ``(m,)`` float64 >= 0, or :data:`UNWEIGHTED` for
+        None."""
+        return UNWEIGHTED if sample_weight is None else check_sample_weight(sample_weight,
+                                                                            X.shape[0])
 
     take = staticmethod(take_rows)  # the rows ``index`` of checked X, in the same form
 
     @staticmethod
-    def rows(layers, X, y, dtype, keep, plan=None):
-        """:class:`InMemoryRows` on checked X and y (kept as they are). ``keep``: the rows
+    def rows(layers, X, y, dtype, keep, plan, units, weights):
+        """:class:`InMemoryRows` on checked X, y and weights (kept as they are). ``keep``: the rows
         serve many calls, so X's non-zero columns are found once and the plan is chosen by
         the density they give (else each call finds them as it goes: cheaper once).
-        ``plan`` forces one."""
+        ``plan`` forces one (None: chosen); ``units`` the :class:`Units`, ``weights`` checked
+        sample weights or :data:`UNWEIGHTED`."""
         dense = not isinstance(X, kernels.CsrRows)
         search = keep and dense and (plan or choose_plan(layers)) == "fused"
         columns = kernels.nonzero_columns(X) if search else kernels.unsearched_columns()
         if plan is None:
             plan = choose_plan(layers, _density(X, columns) if keep else None)
-        return InMemoryRows(layers, X, y, dtype, plan, columns)
+        return InMemoryRows(layers, X, y, dtype, plan, columns, units, weights)
 
     @staticmethod
     def gather(y):
@@ -178,17 +242,21 @@ def form_of(X):
     return InMemory
 
 
-def make_rows(layers, X, y=None, dtype=np.float64, keep=False, plan=None):
-    """Rows of X (any form :func:`form_of` knows) and labels y, validated in the order errors
-    are reported (layers, dtype, X, y), with their plan. With ``keep``, rows for many calls
-    (see :meth:`InMemory.rows`) that never share memory with the caller's X."""
+def make_rows(layers, X, y=None, dtype=np.float64, keep=False, plan=None, *,
+              activation="logistic", output="logistic", sample_weight=None):
+    """Rows of X (any form :func:`form_of` knows), targets y and sample weights, validated in
+    the order errors are reported (layers, dtype, units, X, y, sample_weight), with their
+    plan. With ``keep``, rows for many calls (see :meth:`InMemory.rows`) that never share
+    memory with the caller's X (y and the weights are always converted)."""
     layers, dtype = check_layers(layers), check_dtype(dtype)
+    units = Units(*check_units(activation, output))
     form = form_of(X)
     checked = form.check(X, layers[0], dtype)
-    labels = None if y is None else form.labels(y, checked, layers[-1])
-    if keep and not form.lazy and shares_memory(checked, X):  # y is always converted
+    targets = None if y is None else form.targets(y, checked, layers[-1], units.output)
+    weights = form.weights(sample_weight, checked)
+    if keep and not form.lazy and shares_memory(checked, X):
         checked = checked.copy()
-    return form.rows(layers, checked, labels, dtype, keep, plan)
+    return form.rows(layers, checked, targets, dtype, keep, plan, units, weights)
 
 
 def shares_memory(checked, X):

@@ -14,12 +14,12 @@ import numpy as np
 
 from . import metrics
 from ._checks import (check_choice, check_count, check_dtype, check_hidden, check_lam,
-                      check_params, check_positive, check_seed)
+                      check_params, check_positive, check_seed, check_units)
 from ._threads import thread_limits
 from .layout import init_params, n_params
 from .network import Objective
 from .optimize import HESSP_METHODS
-from .rows import form_of, make_rows
+from .rows import UNWEIGHTED, Units, form_of, make_rows
 from .tunables import DIVERGED_FACTOR, MAX_CLASSES
 
 if TYPE_CHECKING:  # scipy.optimize takes 0.4 s to import: only training imports it
@@ -39,11 +39,12 @@ class TrainResult:
     n_iter: int
     nfev: int
     seconds: float
-    train_accuracy: float
-    validation_accuracy: float | None
+    train_score: float  # accuracy (class outputs) or R^2 (identity outputs): see ``scoring``
+    validation_score: float | None
     stopped: str  # "converged", "maxiter", "callback", "interrupted", "diverged", "non-finite"
     # or "failed" (the optimizer gave up: message says why)
     message: str
+    scoring: str = "accuracy"  # or "r2", the coefficient of determination
     validation_rows: np.ndarray | None = None  # rows of X held out by a validation fraction
     scipy_result: "OptimizeResult | None" = field(default=None, repr=False)
 
@@ -51,6 +52,16 @@ class TrainResult:
     def cost(self):
         """The final cost (the cost of ``params``)."""
         return self.costs[-1] if self.costs else float("nan")
+
+    @property
+    def train_accuracy(self):
+        """The training accuracy (None for identity outputs: see ``train_score``)."""
+        return self.train_score if self.scoring == "accuracy" else None
+
+    @property
+    def validation_accuracy(self):
+        """The validation accuracy (None without validation rows or for identity outputs)."""
+        return self.validation_score if self.scoring == "accuracy" else None
 
 
 class _Stop(Exception):
@@ -111,35 +122,49 @@ class _Tracker:
 
 
 def stratified_split(y, fraction, seed):
-    """Indices (train, validation): ``fraction`` of each class, drawn with ``seed``."""
+    """Indices (train, validation): ``fraction`` of each class (of all rows, for real
+    targets y ``(m, K)``), drawn with ``seed``."""
     if not 0 < fraction < 1:
         raise ValueError("validation must be a fraction in (0, 1) or an (X, y) pair, "
                          f"got {fraction}")
     rng = np.random.default_rng(seed)
     held = []
-    for label in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == label))
+    for members in _strata(y):
+        members = rng.permutation(members)
         held.append(members[:int(round(fraction * members.size))])
     held = np.sort(np.concatenate(held))
     if held.size in (0, y.size):
         raise ValueError(f"validation fraction {fraction} leaves no rows for one side")
-    return np.setdiff1d(np.arange(y.size), held), held
+    return np.setdiff1d(np.arange(y.shape[0]), held), held
 
 
-def _split(form, layers, X, y, dtype, validation, seed):
+def _strata(y):
+    """The rows of each class of labels y; all rows for real targets."""
+    if y.ndim > 1:
+        return [np.arange(y.shape[0])]
+    return [np.flatnonzero(y == label) for label in np.unique(y)]
+
+
+def _split(form, layers, X, y, weights, dtype, units, validation, seed):
     """``(fit, held, held_rows)``: the rows to fit (for many calls), the validation rows (or
-    None) and, for a validation fraction, the rows of X it holds. X and y as checked by
-    ``form``, the rows made by it."""
+    None) and, for a validation fraction, the rows of X it holds. X, y and the weights as
+    checked by ``form``, the rows made by it."""
     if validation is None or isinstance(validation, tuple):
-        held = None if validation is None else make_rows(layers, *validation, dtype)
-        return form.rows(layers, X, y, dtype, keep=True), held, None
+        held = None if validation is None else make_rows(
+            layers, *validation, dtype, activation=units.activation, output=units.output)
+        return form.rows(layers, X, y, dtype, True, None, units, weights), held, None
     fit_rows, held_rows = stratified_split(y, validation, seed)
-    return (form.rows(layers, form.take(X, fit_rows), y[fit_rows], dtype, keep=True),
-            form.rows(layers, form.take(X, held_rows), y[held_rows], dtype, keep=False),
+    return (form.rows(layers, form.take(X, fit_rows), y[fit_rows], dtype, True, None, units,
+                      weights[fit_rows] if weights.shape[0] else weights),
+            form.rows(layers, form.take(X, held_rows), y[held_rows], dtype, False, None, units,
+                      UNWEIGHTED),
             held_rows)
 
 
-def _accuracy(params, data):
+def score(params, data):
+    """Accuracy of the predicted labels, or R^2 of identity outputs' values."""
+    if data.units.output == "identity":
+        return metrics.r2(data.y, data.values(params))
     return metrics.accuracy(data.y, data.labels(params))
 
 
@@ -167,15 +192,20 @@ def _gradient_descent(fun, p0, maxiter, learning_rate, tol, callback):
 
 def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, tol=None,
           dtype=np.float64, validation=None, callback=None, progress=False, learning_rate=1.0,
-          init=None, n_classes=None):
-    """Train a sigmoid network on (X, y) and report.
+          init=None, n_classes=None, *, activation="logistic", output="logistic",
+          sample_weight=None):
+    """Train a network on (X, y) and report.
 
     Parameters
     ----------
     X : (m, n) real array, a scipy.sparse matrix (read as CSR) or a dask array chunked by
-        rows (trained on its workers: :mod:`fastnn.dask`). y : (m,) integer labels 0..K-1.
+        rows (trained on its workers: :mod:`fastnn.dask`). y : (m,) integer labels 0..K-1;
+        for ``output="identity"``, (m,) or (m, K) real targets.
     hidden : hidden layer sizes; the network is ``(n, *hidden, K)``.
-    n_classes : K, the output units; default max(y) + 1.
+    n_classes : K, the output units; default max(y) + 1 (the columns of y for identity
+        outputs).
+    activation, output, sample_weight : the unit functions and the rows' weights, as for
+        :class:`fastnn.Objective`.
     lam : L2 strength (biases not regularised).
     method : a scipy method that uses the gradient (CG, BFGS, L-BFGS-B, TNC, Newton-CG,
         trust-ncg, trust-krylov; the last three get exact Hessian-vector products) or "gd",
@@ -192,7 +222,8 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
 
     Returns
     -------
-    TrainResult. Ctrl-C during training returns the best result so far.
+    TrainResult (scored by accuracy, or by R^2 for identity outputs). Ctrl-C during training
+    returns the best result so far.
     """
     method, maxiter = check_choice(method, "method", METHODS), check_count(maxiter, "maxiter")
     hidden, seed = check_hidden(hidden), check_seed(seed)
@@ -200,13 +231,16 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     tol = check_positive(tol, "tol", allow_none=True, allow_zero=True)
     if method == "gd":
         learning_rate = check_positive(learning_rate, "learning_rate")
+    units = Units(*check_units(activation, output))
     form = form_of(X)  # checked once, at the door
     X = form.check(X, None, dtype)
-    y = form.labels(y, X, None if n_classes is None else operator.index(n_classes))
+    y = form.targets(y, X, None if n_classes is None else operator.index(n_classes),
+                     units.output)
+    weights = form.weights(sample_weight, X)
     layers = (int(X.shape[1]), *hidden, _n_outputs(y, n_classes))
-    p0 = init_params(layers, seed) if init is None else check_params(init, n_params(layers),
-                                                                        "init")
-    fit, held, held_rows = _split(form, layers, X, y, dtype, validation, seed)
+    p0 = (init_params(layers, seed, activation=units.activation) if init is None
+          else check_params(init, n_params(layers), "init"))
+    fit, held, held_rows = _split(form, layers, X, y, weights, dtype, units, validation, seed)
     objective = Objective.on(fit, lam)  # X validated once, not copied again
     tracker = _Tracker(objective, f"lam = {lam:g}" + (f", learning_rate = {learning_rate:g}"
                                                        if method == "gd" else ""))
@@ -220,14 +254,18 @@ def train(X, y, hidden=(25,), lam=1.0, method="L-BFGS-B", maxiter=400, seed=0, t
     costs = iterations.costs + ([] if iterations.costs[-1:] == [final_cost] else [final_cost])
     return TrainResult(
         params=params, layers=layers, costs=costs, n_iter=len(costs), nfev=tracker.nfev,
-        seconds=seconds, train_accuracy=_accuracy(params, fit),
-        validation_accuracy=None if held is None else _accuracy(params, held),
-        stopped=stopped, message=message, validation_rows=held_rows, scipy_result=scipy_result)
+        seconds=seconds, train_score=score(params, fit),
+        validation_score=None if held is None else score(params, held),
+        stopped=stopped, message=message,
+        scoring="r2" if units.output == "identity" else "accuracy", validation_rows=held_rows,
+        scipy_result=scipy_result)
 
 
 def _n_outputs(y, n_classes):
     """The output units: n_classes, else one per label 0..max(y) (refused beyond MAX_CLASSES:
-    a mislabelled y)."""
+    a mislabelled y), or y's columns (real targets)."""
+    if y.ndim > 1:
+        return y.shape[1]
     if y.max() >= MAX_CLASSES:
         raise ValueError(f"y holds the label {y.max()}: train makes one output unit per label "
                          f"0..max(y), at most {MAX_CLASSES}; relabel the classes as 0..K-1 "

@@ -133,6 +133,22 @@ def test_predict_a_data_file(small_npz, model_file, tmp_path):
     assert accuracy == pytest.approx(expected, abs=1e-4)
 
 
+def test_other_units_train_save_and_predict_as_in_python(small_npz, tmp_path):
+    out = run("train", "--data", small_npz, "--hidden", 12, "--maxiter", 40, "--activation",
+              "relu", "--output", "softmax", "--save", tmp_path / "m.npz", "--quiet",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "relu hidden units, softmax outputs" in out.stdout
+    model = fastnn.load_model(tmp_path / "m.npz")
+    assert (model.activation, model.output) == ("relu", "softmax")
+    X, y = np.load(small_npz)["X"], np.load(small_npz)["y"]
+    result = fastnn.train(X, y, hidden=12, maxiter=40, activation="relu", output="softmax")
+    np.testing.assert_array_equal(model.params, result.params)
+    out = run("predict", "--model", tmp_path / "m.npz", "--data", small_npz, cwd=tmp_path)
+    accuracy = float(out.stdout.split("accuracy ")[1].rstrip("%\n")) / 100
+    assert accuracy == pytest.approx(result.train_accuracy, abs=1e-4)
+
+
 @pytest.mark.parametrize("extra", [[], ["--lam", "3"]])
 def test_check_grad(extra, tmp_path):
     out = run("check-grad", *extra, cwd=tmp_path)

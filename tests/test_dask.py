@@ -83,6 +83,40 @@ def test_cost_gradient_and_hessp_equal_in_memory(client, rows, layers, dtype):
     assert_close(there.hessp(params, v), here.hessp(params, v), RTOL[dtype])
 
 
+@pytest.mark.parametrize("activation,output", [("relu", "softmax"), ("tanh", "identity")])
+def test_other_units_and_sample_weights_equal_in_memory(client, rows, activation, output):
+    """Targets and weights travel to the blocks: dask arrays with X's chunks, both."""
+    X, labels = rows
+    y = X[:, 150:152] if output == "identity" else labels
+    layers = (400, 25, y.shape[1] if output == "identity" else 10)
+    s = np.random.default_rng(5).uniform(0, 2, len(X))
+    params = fastnn.init_params(layers, 1, activation=activation)
+    v = np.random.default_rng(2).standard_normal(params.size)
+    units = dict(activation=activation, output=output)
+    here = fastnn.Objective(layers, X, y, 0.7, sample_weight=s, **units)
+    Xd = da.from_array(X, chunks=(CHUNKS, -1))
+    there = fastnn.dask.Objective(layers, Xd, da.from_array(y, chunks=(CHUNKS,) + y.shape[1:]),
+                                  0.7, sample_weight=da.from_array(s, chunks=(CHUNKS,)), **units)
+    J, grad = there(params)
+    assert J == pytest.approx(here(params)[0], rel=RTOL[np.float64])
+    assert_close(grad, here(params)[1], RTOL[np.float64])
+    assert_close(there.hessp(params, v), here.hessp(params, v), RTOL[np.float64])
+    np.testing.assert_allclose(fastnn.outputs(params, layers, Xd, **units).compute(),
+                               fastnn.outputs(params, layers, X, **units), rtol=1e-12)
+
+
+def test_the_regressor_fits_dask_arrays_as_in_memory(client, rows):
+    X, _ = rows
+    y = X[:, 200] - X[:, 210]
+    kwargs = dict(hidden_layer_sizes=(8,), max_iter=15, random_state=0)
+    there = fastnn.NeuralNetRegressor(**kwargs).fit(da.from_array(X, chunks=(CHUNKS, -1)),
+                                                   da.from_array(y, chunks=(CHUNKS,)))
+    here = fastnn.NeuralNetRegressor(**kwargs).fit(X, y)
+    np.testing.assert_allclose(there.loss_curve_, here.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(there.predict(da.from_array(X, chunks=(CHUNKS, -1))).compute(),
+                               here.predict(X), rtol=1e-8, atol=1e-12)
+
+
 def test_the_same_bits_call_to_call_for_any_number_of_workers(client, rows):
     X, y = rows
     params = fastnn.init_params(CLASSIC, 3)
@@ -335,7 +369,7 @@ def test_bad_input_is_named_by_block_before_training(client, rows):
     with pytest.raises(ValueError, match=r"chunked across columns: its block \(0, 1\) holds "
                                          r"columns 200..399 of 400.*X.rechunk"):
         fastnn.dask.Objective(CLASSIC, Xd.rechunk({1: 200}), yd)
-    with pytest.raises(ValueError, match=r"y must be a 1-D dask array with X's row chunks"):
+    with pytest.raises(ValueError, match=r"y must be a dask array with X's row chunks"):
         fastnn.dask.Objective(CLASSIC, Xd, da.from_array(y, chunks=400))
     bad = y.copy()
     bad[700] = 10

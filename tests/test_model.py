@@ -36,8 +36,28 @@ def test_model_round_trip(model_path):
     assert model.labels == ["0", "1"]
 
 
+def test_unit_functions_round_trip_and_version_1_files_load_as_logistic(tmp_path, model_path):
+    layers = (4, 3, 2)
+    params = fastnn.init_params(layers, 0, activation="tanh")
+    fastnn.save_model(tmp_path / "tanh.npz", params, layers, activation="tanh",
+                      output="identity")
+    model = fastnn.load_model(tmp_path / "tanh.npz")
+    assert (model.activation, model.output) == ("tanh", "identity")
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    np.testing.assert_array_equal(model.predict(X), fastnn.outputs(
+        params, layers, X, activation="tanh", output="identity"))
+    with np.load(model_path) as f:  # a file as fastnn wrote them before the unit functions
+        contents = {k: f[k] for k in f.files if k not in ("activation", "output")}
+    np.savez(model_path, **{**contents, "version": 1})
+    old = fastnn.load_model(model_path)
+    assert (old.activation, old.output) == ("logistic", "logistic")
+    np.testing.assert_array_equal(old.predict_proba(X), fastnn.predict_proba(old.params,
+                                                                             layers, X))
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"version": 99}, "version 99 is not supported"),
+    ({"activation": "softplus"}, "inconsistent model: activation must be one of"),
     ({"layers": np.array([4, 5, 2])}, "inconsistent model: params must be a 1-D vector"),
     ({"format": "something else"}, "not a fastnn model file"),
     ({"labels": np.array(["a"])}, "1 labels for 2 outputs"),

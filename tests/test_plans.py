@@ -51,11 +51,13 @@ def test_blas_tiles_of_any_size_match_the_reference(tile, dtype, layers):
     params, X, y = sparse_problem(layers, 1100, seed=5)
     data = make_rows(layers, X, y, dtype)
     w = params.astype(dtype)
-    loss, grad = kernels.tiled_cost_grad_sums(data.X, data.y, w, data.sizes, tile)
+    loss, grad = kernels.tiled_cost_grad_sums(data.X, data.targets, data.weights, w, data.sizes,
+                                              data.codes, tile)
     J_ref, grad_ref = reference.cost_grad(params, layers, X, y, 0.0, dtype)
     assert loss / 1100 == pytest.approx(J_ref, rel=RTOL[dtype])
     assert_close(grad / 1100, grad_ref, RTOL[dtype])
-    pre, act = kernels.tiled_forward_states(data.X, w, data.sizes, 0, layers[-1], tile)
+    pre, act = kernels.tiled_forward_states(data.X, w, data.sizes, data.codes, 0, layers[-1],
+                                            tile)
     np.testing.assert_allclose(act, reference.outputs(params, layers, X, dtype),
                                rtol=RTOL[dtype], atol=1e-7)
 

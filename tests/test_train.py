@@ -222,3 +222,39 @@ def test_float32_overflow_of_X_is_refused_not_leaked(small):
     X[3, 7] = 1e39  # finite in float64, inf in float32
     with pytest.raises(ValueError, match="beyond float32's range"):
         fastnn.train(X, y, dtype=np.float32, maxiter=5)
+
+
+def test_relu_softmax_training_reaches_high_accuracy(digits):
+    X, y = digits
+    result = fastnn.train(X, y, hidden=(64,), lam=1.0, maxiter=150, activation="relu",
+                          output="softmax", validation=0.2)
+    assert result.scoring == "accuracy" and result.train_accuracy > 0.97
+    assert result.validation_accuracy > 0.9
+
+
+def test_identity_outputs_train_on_real_targets_and_report_r2():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (400, 3))
+    y = np.column_stack([np.sin(2 * X[:, 0]), X[:, 1] * X[:, 2]])
+    result = fastnn.train(X, y, hidden=(16,), lam=1e-4, activation="tanh", output="identity",
+                          validation=0.25, seed=1)
+    assert result.layers == (3, 16, 2) and result.scoring == "r2"
+    assert result.train_accuracy is None and result.validation_accuracy is None
+    fit = np.setdiff1d(np.arange(400), result.validation_rows)
+    predicted = fastnn.outputs(result.params, result.layers, X, activation="tanh",
+                               output="identity")
+    for rows, score in [(fit, result.train_score), (result.validation_rows,
+                                                    result.validation_score)]:
+        residual = ((y[rows] - predicted[rows]) ** 2).sum(axis=0)
+        total = ((y[rows] - y[rows].mean(axis=0)) ** 2).sum(axis=0)
+        assert score == pytest.approx(np.mean(1 - residual / total), rel=1e-12)
+    assert result.validation_score > 0.95
+
+
+def test_sample_weights_train_as_repeated_rows(small):
+    X, y = small
+    counts = np.random.default_rng(3).integers(0, 3, len(y))
+    weighted = fastnn.train(X, y, hidden=8, maxiter=5, sample_weight=counts)
+    repeated = fastnn.train(np.repeat(X, counts, axis=0), np.repeat(y, counts), hidden=8,
+                            maxiter=5, n_classes=weighted.layers[-1])
+    np.testing.assert_allclose(weighted.costs, repeated.costs, rtol=1e-10)

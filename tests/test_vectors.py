@@ -6,14 +6,15 @@ import pytest
 from scipy.special import expit, log_expit
 
 from fastnn._jit import kernel
-from fastnn.kernels.vectors import (lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat,
-                                    vstore)
+from fastnn.kernels.vectors import (lanes, vadd, vdiv, vexp, vfma, vload, vlog, vlog_loss, vmax,
+                                    vmul, vsigmoid, vsplat, vstep, vstore, vsub, vtanh)
 from conftest import DTYPES
 
 
 @kernel()
 def _each_vector(op, a, b, out, out2):
-    """out (and out2) from a and b a vector at a time: op 0 sigmoid, 1 log loss, 2 fma/add/mul."""
+    """out (and out2) from a and b a vector at a time: op 0 sigmoid, 1 log loss, 2 fma/add/mul,
+    3 tanh and step, 4 exp of -|a| and log of 1 + |a|, 5 sub/div and max."""
     for i in range(0, a.shape[0], lanes(a)):
         x, t = vload(a, i), vload(b, i)
         if op == 0:
@@ -22,9 +23,19 @@ def _each_vector(op, a, b, out, out2):
             loss, residual = vlog_loss(x, t)
             vstore(out, i, loss)
             vstore(out2, i, residual)
-        else:
+        elif op == 2:
             vstore(out, i, vfma(x, t, vsplat(2.0, a)))
             vstore(out2, i, vadd(vmul(x, t), x))
+        elif op == 3:
+            vstore(out, i, vtanh(x))
+            vstore(out2, i, vstep(x))
+        elif op == 4:
+            magnitude = vmax(x, vsub(vsplat(0.0, a), x))
+            vstore(out, i, vexp(vsub(vsplat(0.0, a), magnitude)))
+            vstore(out2, i, vlog(vadd(vsplat(1.0, a), magnitude)))
+        else:
+            vstore(out, i, vsub(x, t))
+            vstore(out2, i, vdiv(vmax(x, t), t))
 
 
 def grid(dtype):
@@ -71,3 +82,34 @@ def test_arithmetic_lane_by_lane(dtype):
     bound = 2 * np.finfo(dtype).eps * (np.abs(x * y) + 2 + np.abs(x))  # rounding, fused or not
     assert np.all(np.abs(fma - (x * y + 2)) <= bound)
     assert np.all(np.abs(add_mul - (x * y + x)) <= bound)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_tanh_and_step_within_a_few_ulp(dtype):
+    z = grid(dtype)
+    t, step = run(3, z, z)
+    eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).tiny
+    # tanh from exp(-2|z|): an absolute error of a few ulp of 1 near 0, relative elsewhere
+    np.testing.assert_allclose(t, np.tanh(z.astype(np.float64)), rtol=4 * eps, atol=4 * eps)
+    assert np.all(np.abs(t) <= 1) and np.all(np.diff(t[:4001]) >= 0)
+    np.testing.assert_array_equal(step, (z > 0).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_exp_of_non_positive_and_log_of_at_least_one_within_a_few_ulp(dtype):
+    z = grid(dtype)
+    e, log = run(4, z, z)
+    eps, tiny = np.finfo(dtype).eps, np.finfo(dtype).tiny
+    np.testing.assert_allclose(e, np.exp(-np.abs(z.astype(np.float64))), rtol=4 * eps,
+                               atol=2 * tiny)
+    given = (dtype(1) + np.abs(z)).astype(np.float64)  # the argument vlog had, rounded
+    np.testing.assert_allclose(log, np.log(given), rtol=4 * eps, atol=eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_sub_div_and_max_lane_by_lane(dtype):
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((2, 64)).astype(dtype)
+    difference, ratio = run(5, a, b)
+    np.testing.assert_array_equal(difference, a - b)
+    np.testing.assert_array_equal(ratio, np.maximum(a, b) / b)

@@ -16,14 +16,17 @@ The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises 
             |               rows)  ->  vectors (explicit SIMD registers)
             |               packing (groups, chunks, the packed weight layout, fixed-order sums)
             +-----------    columns (the first layer's non-zero input columns, dense X)
-    differences     ->  scalars (sigmoid, softplus difference), fused.cost_grad_rows
+    differences     ->  scalars (activations, softplus difference), fused.cost_grad_rows
     tiled           ->  np.dot (BLAS GEMM, one thread per worker), vectors, packing.chunk
     every room      ->  inputs (X dense or CSR: ``by_input`` joins a function's two forms)
 
 Conventions: ``w`` is the flat row-major parameter vector (bias in column 0 of each Theta) in
-the compute dtype T (float64 or float32), ``layers`` an int64 array of layer sizes, X ``(m,
-s1)`` C-contiguous of dtype T or ``CsrRows`` (canonical CSR, data of dtype T), y int64 labels
-0..K-1. Sums come back in float64. Rows are
+the compute dtype T (float64 or float32), ``layers`` an int64 array of layer sizes, ``codes``
+an int64 array (activation, output) of :data:`scalars.UNITS` codes (a run-time choice: one
+compiled kernel serves every pair), X ``(m, s1)`` C-contiguous of dtype T or ``CsrRows``
+(canonical CSR, data of dtype T), Y ``(m, K)`` float64 targets (one-hot labels for logistic
+and softmax outputs), ``weights`` ``(m,)`` float64 sample weights or ``(0,)`` for none. Sums
+come back in float64. Rows are
 walked in groups of ``tunables.GROUP_ROWS``, split into chunks that depend on m alone, and the
 chunks' partial sums are added in a fixed order: the same bits for any thread count.
 State that travels together is a NamedTuple (``CsrRows``, ``Placement``, ``Packed``,
@@ -36,10 +39,10 @@ from .differences import full_differences, incremental_differences
 from .fused import States, cost_grad_rows, cost_grad_sums, forward_states
 from .hessian import hessp_sums
 from .inputs import CsrRows
-from .scalars import argmax_rows, sigmoid, sigmoid_gradient_from_activation
+from .scalars import UNITS, argmax_rows, sigmoid, slope
 from .tiled import tiled_cost_grad_sums, tiled_forward_states
 
-__all__ = ["ColumnLists", "CsrRows", "States", "argmax_rows", "cost_grad_rows", "cost_grad_sums",
-           "forward_states", "full_differences", "hessp_sums", "incremental_differences",
-           "nonzero_columns", "sigmoid", "sigmoid_gradient_from_activation",
+__all__ = ["ColumnLists", "CsrRows", "States", "UNITS", "argmax_rows", "cost_grad_rows",
+           "cost_grad_sums", "forward_states", "full_differences", "hessp_sums",
+           "incremental_differences", "nonzero_columns", "sigmoid", "slope",
            "tiled_cost_grad_sums", "tiled_forward_states", "unsearched_columns"]

@@ -18,21 +18,23 @@ from ..tunables import CHECKER_PARAM_CHUNKS
 from .fused import cost_grad_rows
 from .inputs import entry, n_entries
 from .packing import chunk, fixed_order_sum, n_chunks, offsets
-from .scalars import sigmoid, softplus_difference
-
+from .scalars import LOGISTIC, SOFTMAX, activate, row_weight, softplus_difference
 
 
 class Probe(NamedTuple):
     """The unperturbed network on the checked rows (flat: a prange body cannot take nested
     NamedTuples, numba/numba#5703)."""
 
-    y: np.ndarray  # (m,) int64 labels
+    Y: np.ndarray  # (m, K) float64 targets
+    weights: np.ndarray  # (m,) float64 sample weights, or (0,): unweighted
     w: np.ndarray  # flat weights, X's dtype
     layers: np.ndarray  # int64 sizes
+    activation: int  # the hidden units' code
+    output: int  # the output's code
     weights_at: np.ndarray  # Offsets.weights
     units_at: np.ndarray  # Offsets.units
     pre: np.ndarray  # (m, units) every non-input unit's z, by Offsets.units
-    act: np.ndarray  # (m, units) sigma(z)
+    act: np.ndarray  # (m, units) the units' values f(z)
     want: np.ndarray  # (n_params,) bool: the parameters to check
     eps: float
 
@@ -47,11 +49,11 @@ def _layer_of(i, starts):
 
 
 @kernel()
-def _propagate(z, w, layers, weights_at, first, a):
+def _propagate(z, w, layers, weights_at, activation, first, a):
     """Carry pre-activations z of layer first+1 up to the output layer, in place (a: scratch)."""
     for k in range(first, layers.shape[0] - 1):
         for i in range(layers[k]):
-            a[i] = sigmoid(z[i])
+            a[i] = activate(z[i], activation)
         W = w[weights_at[k]:weights_at[k + 1]].reshape(layers[k + 1], layers[k] + 1)
         for i in range(layers[k + 1]):
             s = W[i, 0]
@@ -74,12 +76,35 @@ def _input(X, act, units_at, l, r, t):
 
 
 @kernel()
+def loss_difference(zp, zm, t, output):
+    """loss(zp) - loss(zm) for output pre-activations zp, zm ``(K,)`` (float64) and targets t,
+    in forms that keep the difference of nearby values: a sum of softplus differences
+    (LOGISTIC), of (zp - zm)(zp + zm - 2t) / 2 (IDENTITY), of log-sum-exps (SOFTMAX)."""
+    diff = 0.0
+    if output == SOFTMAX:
+        top = max(zp.max(), zm.max())
+        plus, minus, mass = 0.0, 0.0, 0.0
+        for k in range(zp.shape[0]):
+            plus += np.exp(zp[k] - top)
+            minus += np.exp(zm[k] - top)
+            mass += t[k]
+            diff -= t[k] * (zp[k] - zm[k])
+        return diff + mass * np.log(plus / minus)
+    for k in range(zp.shape[0]):
+        if output == LOGISTIC:
+            diff += t[k] * (zm[k] - zp[k]) + softplus_difference(zp[k], zm[k])
+        else:
+            diff += 0.5 * (zp[k] - zm[k]) * (zp[k] + zm[k] - 2.0 * t[k])
+    return diff
+
+
+@kernel()
 def _unit_differences(X, probe, u, lo, hi, sums):
     """For each wanted weight p of unit u: sums[p] += sum over rows lo..hi-1 of
-    loss(w + eps e_p) - loss(w - eps e_p).
+    s_i (loss(w + eps e_p) - loss(w - eps e_p)).
 
     Moving weight k of unit j (layer l+1) moves that unit's z by eps * input_k: an output
-    unit's loss directly; a hidden unit's activation by d, and with it the next layer's z by
+    unit's z directly; a hidden unit's activation by d, and with it the next layer's z by
     W[:, 1+j] d, from where the row is carried up to the output.
     """
     layers, w, pre, act = probe.layers, probe.w, probe.pre, probe.act
@@ -93,39 +118,43 @@ def _unit_differences(X, probe, u, lo, hi, sums):
     column = above[:, 1 + j % layers[nxt]].copy()
     widest = layers.max()
     zp, zm, a = np.empty(widest), np.empty(widest), np.empty(widest)
+    K, out = layers[n], units_at[n - 1]
     for r in range(lo, hi):
-        zj, label = pre[r, units_at[l] + j] + 0.0, probe.y[r]
-        base = sigmoid(zj)
+        zj, s = pre[r, units_at[l] + j] + 0.0, row_weight(probe.weights, r)
+        base = activate(zj, probe.activation)
         for t in range(1 + (n_entries(X, r) if l == 0 else layers[l])):
             k, x = _input(X, act, units_at, l, r, t)
             if x == 0 or not probe.want[first + k]:
                 continue  # a zero input: this row's loss does not move
             dz = probe.eps * x
             if l == n - 1:  # an output unit
-                diff = softplus_difference(zj + dz, zj - dz) - (2 * dz if label == j else 0.0)
+                for i in range(K):
+                    zp[i] = pre[r, out + i]
+                    zm[i] = pre[r, out + i]
+                zp[j], zm[j] = zj + dz, zj - dz
             else:
-                dp, dm = sigmoid(zj + dz) - base, sigmoid(zj - dz) - base
+                dp = activate(zj + dz, probe.activation) - base
+                dm = activate(zj - dz, probe.activation) - base
                 for i in range(column.shape[0]):
                     zp[i] = pre[r, units_at[nxt] + i] + column[i] * dp
                     zm[i] = pre[r, units_at[nxt] + i] + column[i] * dm
-                _propagate(zp, w, layers, weights_at, l + 2, a)
-                _propagate(zm, w, layers, weights_at, l + 2, a)
-                diff = zm[label] - zp[label]
-                for i in range(layers[n]):
-                    diff += softplus_difference(zp[i], zm[i])
-            sums[first + k] += diff
+                _propagate(zp, w, layers, weights_at, probe.activation, l + 2, a)
+                _propagate(zm, w, layers, weights_at, probe.activation, l + 2, a)
+            sums[first + k] += s * loss_difference(zp[:K], zm[:K], probe.Y[r], probe.output)
 
 
 @kernel(parallel=True)
-def incremental_differences(X, y, w, layers, pre, act, want, eps):
-    """sums[p] = sum over rows of loss(w + eps e_p) - loss(w - eps e_p), where want[p];
-    pre and act from ``forward_states(X, w, layers, units, units)``.
+def incremental_differences(X, Y, weights, w, layers, codes, pre, act, want, eps):
+    """sums[p] = sum over rows of s_i (loss(w + eps e_p) - loss(w - eps e_p)), where want[p];
+    pre and act from ``forward_states(X, w, layers, codes, units, units)`` (other arguments as
+    in ``fused.cost_grad_sums``).
 
     Work items are (unit, chunk of rows) pairs, balanced whatever the units cost; each adds
     into its chunk's own row of a buffer, summed over chunks in a fixed order afterwards.
     """
     at = offsets(layers)
-    probe = Probe(y, w, layers, at.weights, at.units, pre, act, want, eps)
+    probe = Probe(Y, weights, w, layers, codes[0], codes[1], at.weights, at.units, pre, act,
+                  want, eps)
     m, units = X.shape[0], at.units[-1]
     nc = n_chunks(m)
     partial = np.zeros((nc, w.shape[0]))
@@ -139,8 +168,9 @@ def incremental_differences(X, y, w, layers, pre, act, want, eps):
 
 
 @kernel(parallel=True)
-def full_differences(X, y, w, layers, idx, eps):
-    """J_sum(w + eps e_p) - J_sum(w - eps e_p) by two full serial passes, for each p in idx."""
+def full_differences(X, Y, weights, w, layers, codes, idx, eps):
+    """J_sum(w + eps e_p) - J_sum(w - eps e_p) by two full serial passes, for each p in idx
+    (J_sum the weighted loss summed over rows)."""
     out = np.empty(idx.shape[0])
     nc = min(CHECKER_PARAM_CHUNKS, idx.shape[0])
     m = X.shape[0]
@@ -151,9 +181,9 @@ def full_differences(X, y, w, layers, idx, eps):
         for q in range(lo, hi):
             p = idx[q]
             mine[p] = w[p] + eps
-            plus = cost_grad_rows(X, y, mine, layers, 0, m, unused, False)
+            plus = cost_grad_rows(X, Y, weights, mine, layers, codes, 0, m, unused, False)
             mine[p] = w[p] - eps
-            minus = cost_grad_rows(X, y, mine, layers, 0, m, unused, False)
+            minus = cost_grad_rows(X, Y, weights, mine, layers, codes, 0, m, unused, False)
             mine[p] = w[p]
             out[q] = plus - minus
     return out

@@ -16,8 +16,8 @@ from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .columns import start_group, unsearched_columns, worker_columns
 from .inputs import by_input, values
-from .micro import (affine_4, log_loss_columns, outer_4, sigmoid_block, sparse_affine_4,
-                    sparse_outer_4, times_slope)
+from .micro import (activate_block, affine_4, loss_columns, outer_4, output_values,
+                    sparse_affine_4, sparse_outer_4, times_slope, weigh_column)
 from .packing import (Placement, Packed, add_unpacked, aligned_zeros, chunk,
                       fixed_order_sum, placement, n_chunks, offsets, pack_weights, summed_unpacked)
 
@@ -27,7 +27,7 @@ class GroupState(NamedTuple):
     the padding stays 0); the Hessian's R{.} state has the same three."""
 
     pre: np.ndarray  # pre-activations z of every layer
-    act: np.ndarray  # hidden activations sigma(z)
+    act: np.ndarray  # hidden activations f(z)
     delta: np.ndarray  # back-propagated deltas
 
 
@@ -35,7 +35,7 @@ class States(NamedTuple):
     """Every row's states from ``forward_states``, units of layers 2..L in order."""
 
     pre: np.ndarray  # (m, pre_cols): the last pre_cols columns of z
-    act: np.ndarray  # (m, act_cols): the last act_cols columns of sigma(z)
+    act: np.ndarray  # (m, act_cols): the last act_cols columns of the units' values
 
 
 class Workspace(NamedTuple):
@@ -75,6 +75,7 @@ class Group(NamedTuple):
     layers: np.ndarray  # int64 layer sizes
     place: object  # the Placement
     ws: object  # the worker's Workspace
+    activation: int  # the hidden units' code (scalars.UNITS)
 
 
 @kernel()
@@ -170,23 +171,27 @@ def forward_group(group, block, packed, state):
                           packed.forward[place.forward_at[l]:place.forward_at[l + 1]],
                           place.padded[l + 1], state.pre, place.column[l + 1])
         if l < n - 1:
-            sigmoid_block(state.pre, state.act, place.column[l + 1], place.padded[l + 1])
+            activate_block(state.pre, state.act, place.column[l + 1], place.padded[l + 1],
+                           group.activation)
 
 
 @kernel()
-def output_delta(pre, y, rows, valid, z0, delta, outputs):
-    """Loss summed over the group's real rows; output deltas sigma(z) - onehot (0 on padding).
+def output_delta(pre, Y, weights, output, rows, valid, z0, delta, outputs):
+    """Weighted loss summed over the group's real rows; output deltas s dloss/dz (0 on
+    padding), for targets Y ``(m, K)`` float64 and the ``output`` code.
 
     In float64, a vector of rows at a time: each output's z of the group and its targets go to
     ``outputs`` ``(2, K, GROUP_ROWS)``, transposed, and come back as residual and loss.
     """
     z, target = outputs[0], outputs[1]
     for g in range(GROUP_ROWS):
-        label = y[rows[g]]
         for k in range(z.shape[0]):
             z[k, g] = pre[g, z0 + k]
-            target[k, g] = k == label
-    log_loss_columns(outputs, GROUP_ROWS)
+            target[k, g] = Y[rows[g], k]
+    loss_columns(outputs, GROUP_ROWS, output)
+    if weights.shape[0]:
+        for g in range(valid):
+            weigh_column(outputs, g, weights[rows[g]])
     total = 0.0
     for g in range(GROUP_ROWS):
         for k in range(z.shape[0]):
@@ -208,45 +213,47 @@ def backward_group(group, block, packed, state, grad):
             back_propagate(state.delta, group, l + 1,
                            packed.backward[place.backward_at[l]:place.backward_at[l + 1]],
                            place.padded[l], state.delta, place.column[l], False)
-            times_slope(state.act, state.delta, state.delta, place.column[l], place.padded[l])
+            times_slope(state.act, state.delta, state.delta, place.column[l], place.padded[l],
+                        group.activation)
 
 
 @kernel()
-def cost_grad_chunk(X, y, layers, place, packed, columns, lo, hi, packed_grad, with_grad):
+def cost_grad_chunk(X, Y, weights, layers, codes, place, packed, columns, lo, hi, packed_grad,
+                    with_grad):
     """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
     gradient into packed_grad (packed layout) when ``with_grad``. Cached ``columns`` need lo
     to be a multiple of four."""
     state, ws = new_state(place, packed.forward), workspace(layers, packed.forward, columns)
-    group = Group(X, layers, place, ws)
+    group = Group(X, layers, place, ws, codes[0])
     loss = 0.0
     for r in range(lo, hi, GROUP_ROWS):
         valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
-        loss += output_delta(state.pre, y, ws.rows, valid, place.column[-2], state.delta,
-                             ws.outputs)
+        loss += output_delta(state.pre, Y, weights, codes[1], ws.rows, valid, place.column[-2],
+                             state.delta, ws.outputs)
         if with_grad:
             backward_group(group, block, packed, state, packed_grad)
     return loss
 
 
 @kernel()
-def cost_grad_rows(X, y, w, layers, lo, hi, grad, with_grad=True):
+def cost_grad_rows(X, Y, weights, w, layers, codes, lo, hi, grad, with_grad=True):
     """Serial worker: summed loss over rows lo..hi-1; adds their summed gradient into grad
     (left alone when not ``with_grad``)."""
     place = placement(layers, w)
     packed = pack_weights(w, layers, place)
     packed_grad = np.zeros(packed.forward.shape[0] if with_grad else 0, w.dtype)
-    loss = cost_grad_chunk(X, y, layers, place, packed, unsearched_columns(), lo, hi, packed_grad,
-                           with_grad)
+    loss = cost_grad_chunk(X, Y, weights, layers, codes, place, packed, unsearched_columns(), lo,
+                           hi, packed_grad, with_grad)
     if with_grad:
         add_unpacked(packed_grad, layers, place, grad)
     return loss
 
 
 @kernel(parallel=True)
-def cost_grad_sums(X, y, w, layers, columns):
-    """Loss and gradient (float64, shaped like w) summed over all rows of X. ``columns``:
-    ``nonzero_columns(X)``, or ``unsearched_columns()`` to find them on the way."""
+def cost_grad_sums(X, Y, weights, w, layers, codes, columns):
+    """Weighted loss and gradient (float64, shaped like w) summed over all rows of X.
+    ``columns``: ``nonzero_columns(X)``, or ``unsearched_columns()`` to find them on the way."""
     m = X.shape[0]
     nc = n_chunks(m)
     place = Placement(*placement(layers, w))  # rebuilt by the class itself: see packing
@@ -255,25 +262,27 @@ def cost_grad_sums(X, y, w, layers, columns):
     losses = np.zeros((nc, 1))
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        losses[c, 0] = cost_grad_chunk(X, y, layers, place, packed, columns, lo, hi, partial[c],
-                                       True)
+        losses[c, 0] = cost_grad_chunk(X, Y, weights, layers, codes, place, packed, columns, lo,
+                                       hi, partial[c], True)
     return fixed_order_sum(losses)[0], summed_unpacked(partial, layers, place, w.shape[0])
 
 
 @kernel()
-def _forward_rows(X, layers, place, packed, lo, hi, pre_out, act_out):
-    """Rows lo..hi-1 of the last columns of z (into pre_out) and sigma(z) (into act_out)."""
+def _forward_rows(X, layers, codes, place, packed, lo, hi, pre_out, act_out):
+    """Rows lo..hi-1 of the last columns of z (into pre_out) and the units' values (into
+    act_out)."""
     state, ws = new_state(place, packed.forward), workspace(layers, packed.forward,
                                                           unsearched_columns())
-    group = Group(X, layers, place, ws)
+    group = Group(X, layers, place, ws, codes[0])
     units_at = offsets(layers).units
     n, units = layers.shape[0] - 1, units_at[-1]
     first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
     for r in range(lo, hi, GROUP_ROWS):
         valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
-        if act_out.shape[1] > 0:  # the outputs' sigma(z): labels need only z
-            sigmoid_block(state.pre, state.act, place.column[n], place.padded[n])
+        if act_out.shape[1] > 0:  # the outputs' values: labels need only z
+            output_values(state.pre, state.act, valid, place.column[n], place.padded[n],
+                          layers[n], codes[1])
         for g in range(valid):
             for i in range(1, n + 1):
                 for j in range(layers[i]):
@@ -285,11 +294,12 @@ def _forward_rows(X, layers, place, packed, lo, hi, pre_out, act_out):
 
 
 @kernel(parallel=True)
-def forward_states(X, w, layers, pre_cols, act_cols):
-    """``States``: the last ``pre_cols`` columns of z and ``act_cols`` of sigma(z), every row.
+def forward_states(X, w, layers, codes, pre_cols, act_cols):
+    """``States``: the last ``pre_cols`` columns of z and ``act_cols`` of the units' values
+    (hidden activations, then the outputs'), every row.
 
-    Columns are the units of layers 2..L in order, the output layer last: ``(X, w, layers, 0,
-    K)`` gives just the output activations h, ``(..., units, units)`` every layer's state.
+    Columns are the units of layers 2..L in order, the output layer last: ``(X, w, layers,
+    codes, 0, K)`` gives just the output values h, ``(..., n, n)`` every layer's state.
     """
     m = X.shape[0]
     dtype = values(X).dtype
@@ -299,5 +309,5 @@ def forward_states(X, w, layers, pre_cols, act_cols):
     packed = Packed(*pack_weights(w, layers, place))
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        _forward_rows(X, layers, place, packed, lo, hi, pre, act)
+        _forward_rows(X, layers, codes, place, packed, lo, hi, pre, act)
     return States(pre, act)

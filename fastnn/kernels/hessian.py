@@ -1,6 +1,6 @@
 """Exact Hessian-vector products by Pearlmutter's R-operator, on the fused pass's rooms.
 
-R{f} is the derivative of f along v. Each group goes forward (z, sigma(z)) and along v
+R{f} is the derivative of f along v. Each group goes forward (z, a = f(z)) and along v
 (R{z}, R{a}), then back with the deltas and their R{.} together, adding R{gradient} -- the
 Hessian times v -- into the worker's packed buffer.
 """
@@ -12,16 +12,15 @@ from ..tunables import GROUP_ROWS
 from .columns import start_group
 from .fused import (Group, affine_inputs, affine_units, back_propagate, forward_group, new_state,
                     outer_inputs, outer_units, output_delta, workspace)
-from .micro import sigmoid_block, times_slope
+from .micro import activate_block, softmax_row, times_slope
 from .packing import (Placement, Packed, aligned_zeros, chunk, placement, n_chunks, pack_weights,
                       summed_unpacked)
-from .scalars import sigmoid_gradient_from_activation
+from .scalars import IDENTITY, LOGISTIC, curvature_ratio, row_weight, slope
 
 
 @kernel()
 def _forward_along(group, block, pw, pv, state, r):
-    """R{z} of every layer into r.pre, and R{a} = sigma'(z) R{z} of the hidden ones into
-    r.act."""
+    """R{z} of every layer into r.pre, and R{a} = f'(z) R{z} of the hidden ones into r.act."""
     place = group.place
     n = group.layers.shape[0] - 1
     for l in range(n):
@@ -34,7 +33,7 @@ def _forward_along(group, block, pw, pv, state, r):
                              pw.forward[place.forward_at[l]:place.forward_at[l + 1]], width, r.pre,
                              at, True)
         if l < n - 1:
-            times_slope(state.act, r.pre, r.act, at, width)
+            times_slope(state.act, r.pre, r.act, at, width, group.activation)
 
 
 @kernel()
@@ -62,35 +61,61 @@ def _backward_along(group, block, pw, pv, state, r, hv):
         for g in range(GROUP_ROWS):
             for j in range(at_below, at_below + layers[l]):
                 a, back = state.act[g, j], delta[g, j]
-                slope = sigmoid_gradient_from_activation(a)
-                delta[g, j] = back * slope
-                # R{sigma'(z)} = sigma''(z) R{z}, with sigma'' = sigma' (1 - 2 sigma)
-                rdelta[g, j] = rdelta[g, j] * slope + back * slope * (1.0 - 2.0 * a) * r.pre[g, j]
+                fprime, ratio = slope(a, group.activation), curvature_ratio(a, group.activation)
+                delta[g, j] = back * fprime
+                # R{f'(z)} = f''(z) R{z}
+                rdelta[g, j] = rdelta[g, j] * fprime + back * fprime * ratio * r.pre[g, j]
 
 
 @kernel()
-def _hessp_chunk(X, y, layers, place, pw, pv, columns, lo, hi, packed_hv):
-    """Serial worker on packed w and v: adds the Hessian of the summed loss over rows
+def _output_along(state, r, Y, weights, output, rows, valid, z0, width, K):
+    """R{output deltas} = s d(dloss/dz)/dz R{z} into r.delta: sigma'(z) R{z} (LOGISTIC),
+    R{z} (IDENTITY), sum(t) (p R{z} - p (p . R{z})) with p = softmax(z) (SOFTMAX); 0 on
+    padding."""
+    if output == LOGISTIC:
+        activate_block(state.pre, state.act, z0, width, LOGISTIC)
+        times_slope(state.act, r.pre, r.delta, z0, width, LOGISTIC)
+    elif output == IDENTITY:
+        r.delta[:, z0:z0 + width] = r.pre[:, z0:z0 + width]
+    else:
+        for g in range(valid):
+            p = state.act[g, z0:z0 + K]
+            softmax_row(state.pre[g, z0:z0 + K], p)
+            along, mass = 0.0, 0.0
+            for k in range(K):
+                along += p[k] * r.pre[g, z0 + k]
+                mass += Y[rows[g], k]
+            for k in range(K):
+                r.delta[g, z0 + k] = mass * p[k] * (r.pre[g, z0 + k] - along)
+    for g in range(valid):
+        s = row_weight(weights, rows[g])
+        if s != 1.0:
+            for k in range(K):
+                r.delta[g, z0 + k] *= s
+    r.delta[valid:, z0:] = 0
+
+
+@kernel()
+def _hessp_chunk(X, Y, weights, layers, codes, place, pw, pv, columns, lo, hi, packed_hv):
+    """Serial worker on packed w and v: adds the Hessian of the summed weighted loss over rows
     lo..hi-1 times v into packed_hv (packed layout). ``columns`` as in ``cost_grad_chunk``."""
     state, r = new_state(place, pw.forward), new_state(place, pw.forward)
     ws = workspace(layers, pw.forward, columns)
-    group = Group(X, layers, place, ws)
+    group = Group(X, layers, place, ws, codes[0])
     z0, width = place.column[-2], place.padded[-1]
     for row in range(lo, hi, GROUP_ROWS):
         valid, block = start_group(X, ws.columns, ws.rows, ws.mass, row, hi)
         forward_group(group, block, pw, state)
-        output_delta(state.pre, y, ws.rows, valid, z0, state.delta, ws.outputs)
+        output_delta(state.pre, Y, weights, codes[1], ws.rows, valid, z0, state.delta, ws.outputs)
         _forward_along(group, block, pw, pv, state, r)
-        sigmoid_block(state.pre, state.act, z0, width)  # R{sigma(z) - y} = sigma'(z) R{z}
-        times_slope(state.act, r.pre, r.delta, z0, width)
-        r.delta[valid:, z0:] = 0
+        _output_along(state, r, Y, weights, codes[1], ws.rows, valid, z0, width, layers[-1])
         _backward_along(group, block, pw, pv, state, r, packed_hv)
 
 
 @kernel(parallel=True)
-def hessp_sums(X, y, w, v, layers, columns):
-    """Hessian of the summed loss times v (float64, shaped like w), summed over all rows.
-    ``columns`` as in ``cost_grad_sums``."""
+def hessp_sums(X, Y, weights, w, v, layers, codes, columns):
+    """Hessian of the summed weighted loss times v (float64, shaped like w), summed over all
+    rows. Arguments as in ``cost_grad_sums``."""
     m = X.shape[0]
     nc = n_chunks(m)
     place = Placement(*placement(layers, w))  # rebuilt by the class itself: see packing
@@ -98,5 +123,5 @@ def hessp_sums(X, y, w, v, layers, columns):
     partial = aligned_zeros(nc * pw.forward.shape[0], w).reshape(nc, -1)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        _hessp_chunk(X, y, layers, place, pw, pv, columns, lo, hi, partial[c])
+        _hessp_chunk(X, Y, weights, layers, codes, place, pw, pv, columns, lo, hi, partial[c])
     return summed_unpacked(partial, layers, place, w.shape[0])

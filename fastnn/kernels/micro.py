@@ -8,9 +8,13 @@ padded units; states are ``(GROUP_ROWS, width of all layers)`` buffers, a layer'
 column on.
 """
 
+import numpy as np
+
 from .._jit import kernel
 from ..tunables import GROUP_ROWS
-from .vectors import lanes, vadd, vfma, vload, vlog_loss, vmul, vsigmoid, vsplat, vstore
+from .scalars import LOGISTIC, RELU, SOFTMAX, TANH
+from .vectors import (lanes, vadd, vdiv, vexp, vfma, vlog, vlog_loss, vmax, vmul, vsigmoid,
+                      vsplat, vstep, vstore, vsub, vtanh, vload)
 
 
 # Inputs come as named parameters (x, rows, c0, cols, n), never as a tuple: a NamedTuple of
@@ -159,33 +163,121 @@ def sparse_outer_4(data, indices, indptr, rows, g0, d, d_col, gt, width):
 
 
 @kernel()
-def sigmoid_block(pre, act, c, width):
-    """act[:, c:c + width] = sigma(pre[:, c:c + width]), a vector at a time."""
+def vactivate(v, code):
+    """The activation ``code`` (:mod:`.scalars`) of every lane of v."""
+    if code == LOGISTIC:
+        return vsigmoid(v)
+    if code == TANH:
+        return vtanh(v)
+    if code == RELU:
+        return vmax(v, vsplat(0.0, v))
+    return v
+
+
+@kernel()
+def vslope(a, code):
+    """f'(z) of every lane, from a = f(z) (as ``scalars.slope``)."""
+    if code == LOGISTIC:
+        return vfma(vmul(vsplat(-1.0, a), a), a, a)
+    if code == TANH:
+        return vfma(vmul(vsplat(-1.0, a), a), a, vsplat(1.0, a))
+    if code == RELU:
+        return vstep(a)
+    return vsplat(1.0, a)
+
+
+@kernel()
+def activate_block(pre, act, c, width, code):
+    """act[:, c:c + width] = f(pre[:, c:c + width]), f the activation ``code``, a vector at a
+    time."""
     L = lanes(pre)
     for g in range(GROUP_ROWS):
         for j in range(c, c + width, L):
-            vstore(act[g], j, vsigmoid(vload(pre[g], j)))
+            vstore(act[g], j, vactivate(vload(pre[g], j), code))
 
 
 @kernel()
-def times_slope(act, src, dst, c, width):
-    """dst[:, c:c + width] = sigma'(z) src[:, c:c + width], sigma'(z) = a (1 - a) from act."""
+def times_slope(act, src, dst, c, width, code):
+    """dst[:, c:c + width] = f'(z) src[:, c:c + width], f'(z) from act = f(z)."""
     L = lanes(act)
-    minus = vsplat(-1.0, act)
     for g in range(GROUP_ROWS):
         for j in range(c, c + width, L):
-            a = vload(act[g], j)
-            vstore(dst[g], j, vmul(vfma(vmul(minus, a), a, a), vload(src[g], j)))
+            vstore(dst[g], j, vmul(vslope(vload(act[g], j), code), vload(src[g], j)))
 
 
 @kernel()
-def log_loss_columns(outputs, n):
-    """outputs ``(2, K, >= n)`` float64, each output's z and 0/1 targets over n columns (rows
-    of a batch, n a multiple of the lanes), become in place its residual sigma(z) - t and loss."""
+def output_values(pre, act, rows, c, width, k, output):
+    """act[:rows, c:c + width] = the output units' values from pre: sigmoids, z itself, or the
+    softmax over the k real units of each row (the padding past them left as z)."""
+    if output == SOFTMAX:
+        for g in range(rows):
+            softmax_row(pre[g, c:c + k], act[g, c:c + k])
+    else:
+        L = lanes(pre)
+        for g in range(rows):
+            for j in range(c, c + width, L):
+                vstore(act[g], j, vactivate(vload(pre[g], j), output))
+
+
+@kernel()
+def softmax_row(z, out):
+    """out = softmax(z), from z - max(z): no overflow."""
+    top = z.max()
+    total = 0.0
+    for k in range(z.shape[0]):
+        out[k] = np.exp(z[k] - top)
+        total += out[k]
+    for k in range(z.shape[0]):
+        out[k] /= total
+
+
+@kernel()
+def loss_columns(outputs, n, output):
+    """outputs ``(2, K, >= n)`` float64, each output's z and targets t over n columns (rows of
+    a batch, n a multiple of the lanes), become in place its residual dloss/dz and its loss
+    term (summed over k: the row's loss): sigma(z) - t and the cross-entropy (LOGISTIC),
+    z - t and (z - t)^2 / 2 (IDENTITY), or softmax(z) sum(t) - t and t (log-sum-exp(z) - z)
+    (SOFTMAX)."""
     z, target = outputs[0], outputs[1]
     L = lanes(z[0])
-    for k in range(z.shape[0]):
-        for g in range(0, n, L):
-            loss, residual = vlog_loss(vload(z[k], g), vload(target[k], g))
+    for g in range(0, n, L):
+        if output == SOFTMAX:
+            _softmax_loss(z, target, g)
+            continue
+        for k in range(z.shape[0]):
+            zk, tk = vload(z[k], g), vload(target[k], g)
+            if output == LOGISTIC:
+                loss, residual = vlog_loss(zk, tk)
+            else:
+                residual = vsub(zk, tk)
+                loss = vmul(vsplat(0.5, zk), vmul(residual, residual))
             vstore(z[k], g, residual)
             vstore(target[k], g, loss)
+
+
+@kernel()
+def weigh_column(outputs, j, s):
+    """Column j (a row of the batch) of ``loss_columns``' residuals and losses times its
+    sample weight s."""
+    for k in range(outputs.shape[1]):
+        outputs[0, k, j] *= s
+        outputs[1, k, j] *= s
+
+
+@kernel()
+def _softmax_loss(z, target, g):
+    """``loss_columns`` of softmax outputs for the lanes from column g on: every output's
+    z - max(z) is <= 0 and the sum of their exponentials >= 1 (one term is exactly 1)."""
+    K = z.shape[0]
+    top = vload(z[0], g)
+    for k in range(1, K):
+        top = vmax(top, vload(z[k], g))
+    total, mass = vsplat(0.0, z[0]), vsplat(0.0, z[0])
+    for k in range(K):
+        total = vadd(total, vexp(vsub(vload(z[k], g), top)))
+        mass = vadd(mass, vload(target[k], g))
+    log_total, scale = vlog(total), vdiv(mass, total)
+    for k in range(K):
+        d, tk = vsub(vload(z[k], g), top), vload(target[k], g)
+        vstore(z[k], g, vsub(vmul(vexp(d), scale), tk))
+        vstore(target[k], g, vmul(tk, vsub(log_total, d)))

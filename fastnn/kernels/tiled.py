@@ -4,8 +4,8 @@ Where layers are wide and the data dense, a matrix product blocked for the cache
 through Numba's ``np.dot``) beats the fused micro-kernels, which re-read a group's inputs for
 every pair of vectors of units. A worker walks its rows in tiles of ``tile`` rows
 (``COST_GRAD_TILE_ROWS``, ``FORWARD_TILE_ROWS``; tests pass small ones): forward, every
-layer ``z = a W^T`` then ``a = sigma(z + b)``; at the output the loss and ``delta = sigma(z) -
-onehot``; backward, ``G += delta^T a`` and ``delta = (delta W) sigma'``. Intermediates are
+layer ``z = a W^T`` then ``a = f(z + b)``; at the output the loss and ``delta = s dloss/dz``;
+backward, ``G += delta^T a`` and ``delta = (delta W) f'``. Intermediates are
 ``(tile, units)``, never ``(m, units)``; BLAS runs one thread per Numba worker (``_jit``
 holds every pool at one thread during a parallel kernel).
 
@@ -21,10 +21,10 @@ from numba import prange
 from .._jit import kernel
 from ..tunables import MAX_CHUNKS, TILE_CHUNK_MIN_ROWS
 from .inputs import scratch, tile_rows, values
-from .micro import log_loss_columns
+from .micro import loss_columns, softmax_row, vactivate, weigh_column
 from .packing import chunk, fixed_order_sum, offsets
-from .scalars import sigmoid
-from .vectors import lanes, vadd, vload, vsigmoid, vstore
+from .scalars import IDENTITY, SOFTMAX, activate as activate_scalar, slope
+from .vectors import lanes, vadd, vload, vstore
 
 
 @kernel()
@@ -63,9 +63,9 @@ def bare_at(layers):
 
 
 @kernel()
-def activate(z, b, a):
-    """z[i, j] += b[j], then a = sigma(z) (with a of z's shape: ``a is None`` leaves it);
-    rows contiguous, a vector at a time."""
+def activate(z, b, a, code):
+    """z[i, j] += b[j], then a = f(z), f the activation ``code`` (with a of z's shape: ``a is
+    None`` leaves it); rows contiguous, a vector at a time."""
     L = lanes(z[0])
     n = z.shape[1]
     for i in range(z.shape[0]):
@@ -75,17 +75,17 @@ def activate(z, b, a):
             u = vadd(vload(zi, j), vload(b, j))
             vstore(zi, j, u)
             if a is not None:
-                vstore(a[i], j, vsigmoid(u))
+                vstore(a[i], j, vactivate(u, code))
             j += L
         for t in range(j, n):
             zi[t] += b[t]
             if a is not None:
-                a[i, t] = sigmoid(zi[t])
+                a[i, t] = activate_scalar(zi[t], code)
 
 
 @kernel()
-def output_delta_loss(z, y, r, delta, outputs):
-    """Loss summed over the rows (y[r + i] the label of row i); delta = sigma(z) - onehot
+def output_delta_loss(z, Y, weights, output, r, delta, outputs):
+    """Weighted loss summed over the rows (Y[r + i] the targets of row i); delta = s dloss/dz
     (z and delta may be the same array). In float64 vectors of rows, as the fused pass does:
     each output's z and targets go to ``outputs`` ``(2, K, tile + 8)``, transposed, and come
     back as residual and loss; rows past the tile's are zero and not counted."""
@@ -94,11 +94,13 @@ def output_delta_loss(z, y, r, delta, outputs):
     L = lanes(zt[0])
     padded = (rows + L - 1) // L * L
     for i in range(padded):
-        label = y[r + i] if i < rows else -1
         for k in range(K):
             zt[k, i] = z[i, k] if i < rows else 0.0
-            target[k, i] = k == label
-    log_loss_columns(outputs, padded)
+            target[k, i] = Y[r + i, k] if i < rows else 0.0
+    loss_columns(outputs, padded, output)
+    if weights.shape[0]:
+        for i in range(rows):
+            weigh_column(outputs, i, weights[r + i])
     total = 0.0
     for i in range(rows):
         for k in range(K):
@@ -108,11 +110,11 @@ def output_delta_loss(z, y, r, delta, outputs):
 
 
 @kernel()
-def times_slope(a, delta):
-    """delta *= sigma'(z) = a (1 - a), in place."""
+def times_slope(a, delta, code):
+    """delta *= f'(z), from a = f(z), in place."""
     for i in range(a.shape[0]):
         for j in range(a.shape[1]):
-            delta[i, j] *= a[i, j] * (1.0 - a[i, j])
+            delta[i, j] *= slope(a[i, j], code)
 
 
 @kernel()
@@ -128,17 +130,23 @@ def add_outer(delta, inputs, product, G):
 
 
 @kernel()
-def tile_buffers(layers, like, tile):
-    """A worker's buffers: z and a of layers 2..L for ``tile`` rows (flat, layer by layer), two
-    deltas and the scratch of one gradient product."""
-    n = layers.shape[0] - 1
-    units, widest, product = 0, 0, 0
-    for l in range(n):
-        units += layers[l + 1]
+def tile_states(layers, like, tile):
+    """A worker's z and a of layers 2..L for ``tile`` rows, flat, layer by layer (``layer_view``
+    cuts them; every entry is written before it is read: no zeroing)."""
+    units = 0
+    for l in range(1, layers.shape[0]):
+        units += layers[l]
+    return np.empty(tile * units, like.dtype), np.empty(tile * units, like.dtype)
+
+
+@kernel()
+def tile_scratch(layers, like, tile):
+    """A worker's two deltas and the scratch of one gradient product (written before read)."""
+    widest, product = 0, 0
+    for l in range(layers.shape[0] - 1):
         widest = max(widest, layers[l + 1])
         product = max(product, layers[l + 1] * layers[l])
-    z, a = np.zeros(tile * units, like.dtype), np.zeros(tile * units, like.dtype)
-    return z, a, np.zeros((2, tile * widest), like.dtype), np.zeros(product, like.dtype)
+    return np.empty((2, tile * widest), like.dtype), np.empty(product, like.dtype)
 
 
 @kernel()
@@ -151,9 +159,9 @@ def layer_view(flat, layers, i, rows, tile):
 
 
 @kernel()
-def forward_tile(x, layers, bare, biases, z, a, tile, output_act):
-    """z (bias added) and a = sigma(z) of layers 2..L-1 for the tile's rows x ``(rows, s1)``;
-    the output layer's z, and its a where ``output_act``."""
+def forward_tile(x, layers, codes, bare, biases, z, a, tile, output_act):
+    """z (bias added) and a = f(z) of layers 2..L-1 for the tile's rows x ``(rows, s1)``; the
+    output layer's z, and its values (``codes[1]``) in a where ``output_act``."""
     n = layers.shape[0] - 1
     rows = x.shape[0]
     where, units = bare_at(layers), offsets(layers).units
@@ -163,30 +171,36 @@ def forward_tile(x, layers, bare, biases, z, a, tile, output_act):
         zl = layer_view(z, layers, l + 1, rows, tile)
         np.dot(inputs, Wb.T, zl)
         b = biases[units[l]:units[l + 1]]
-        if l < n - 1 or output_act:
+        if l < n - 1:
+            inputs = layer_view(a, layers, l + 1, rows, tile)
+            activate(zl, b, inputs, codes[0])
+        elif output_act:
             al = layer_view(a, layers, l + 1, rows, tile)
-            activate(zl, b, al)
-            inputs = al
+            activate(zl, b, al, IDENTITY if codes[1] == SOFTMAX else codes[1])
+            if codes[1] == SOFTMAX:
+                for i in range(rows):
+                    softmax_row(zl[i], al[i])
         else:
-            activate(zl, b, None)
+            activate(zl, b, None, IDENTITY)
 
 
 @kernel()
-def tiled_chunk(X, y, w, layers, bare, biases, lo, hi, grad, tile):
-    """Serial worker: loss summed over rows lo..hi-1; adds their gradient into grad (w's flat
-    layout, w's dtype)."""
+def tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo, hi, grad, tile):
+    """Serial worker: weighted loss summed over rows lo..hi-1; adds their gradient into grad
+    (w's flat layout, w's dtype)."""
     n = layers.shape[0] - 1
     at, where = offsets(layers).weights, bare_at(layers)
-    z, a, deltas, product = tile_buffers(layers, w, tile)
+    tile = min(tile, hi - lo)  # the same tiles; buffers no larger than the chunk's rows
+    (z, a), (deltas, product) = tile_states(layers, w, tile), tile_scratch(layers, w, tile)
     outputs = np.zeros((2, layers[-1], tile + 8))
     dense = scratch(X, tile)
     loss = 0.0
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
         x = tile_rows(X, r, rows, dense)
-        forward_tile(x, layers, bare, biases, z, a, tile, False)
+        forward_tile(x, layers, codes, bare, biases, z, a, tile, False)
         delta = layer_view(z, layers, n, rows, tile)
-        loss += output_delta_loss(delta, y, r, delta, outputs)
+        loss += output_delta_loss(delta, Y, weights, codes[1], r, delta, outputs)
         for l in range(n - 1, -1, -1):
             inputs = x if l == 0 else layer_view(a, layers, l, rows, tile)
             G = grad[at[l]:at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
@@ -196,15 +210,15 @@ def tiled_chunk(X, y, w, layers, bare, biases, lo, hi, grad, tile):
                 Wb = bare[where[l]:where[l + 1]].reshape(layers[l + 1], layers[l])
                 back = deltas[l % 2, :rows * layers[l]].reshape(rows, layers[l])
                 np.dot(delta, Wb, back)
-                times_slope(inputs, back)
+                times_slope(inputs, back, codes[0])
                 delta = back
     return loss
 
 
 @kernel(parallel=True)
-def tiled_cost_grad_sums(X, y, w, layers, tile):
-    """Loss and gradient (float64, shaped like w) summed over all rows of X, BLAS plan, in
-    tiles of ``tile`` rows."""
+def tiled_cost_grad_sums(X, Y, weights, w, layers, codes, tile):
+    """Weighted loss and gradient (float64, shaped like w) summed over all rows of X, BLAS
+    plan, in tiles of ``tile`` rows (arguments as in ``fused.cost_grad_sums``)."""
     m = X.shape[0]
     nc = n_tiled_chunks(m)
     bare, biases = bare_weights(w, layers)
@@ -212,21 +226,23 @@ def tiled_cost_grad_sums(X, y, w, layers, tile):
     losses = np.zeros((nc, 1))
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, 1)
-        losses[c, 0] = tiled_chunk(X, y, w, layers, bare, biases, lo, hi, partial[c], tile)
+        losses[c, 0] = tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo, hi,
+                                   partial[c], tile)
     return fixed_order_sum(losses)[0], fixed_order_sum(partial)
 
 
 @kernel()
-def _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre_out, act_out, tile):
-    """Rows lo..hi-1 of the last columns of z (pre_out) and sigma(z) (act_out)."""
+def _tiled_forward_rows(X, layers, codes, bare, biases, lo, hi, pre_out, act_out, tile):
+    """Rows lo..hi-1 of the last columns of z (pre_out) and the units' values (act_out)."""
     n = layers.shape[0] - 1
-    z, a, _, _ = tile_buffers(layers, values(X), tile)
+    tile = min(tile, hi - lo)  # the same tiles; buffers no larger than the chunk's rows
+    z, a = tile_states(layers, values(X), tile)
     dense = scratch(X, tile)
     units_at = offsets(layers).units
     first_pre, first_act = units_at[-1] - pre_out.shape[1], units_at[-1] - act_out.shape[1]
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
-        forward_tile(tile_rows(X, r, rows, dense), layers, bare, biases, z, a, tile,
+        forward_tile(tile_rows(X, r, rows, dense), layers, codes, bare, biases, z, a, tile,
                      act_out.shape[1] > 0)
         for l in range(1, n + 1):
             u0 = units_at[l - 1]  # layer l's first unit among layers 2..L
@@ -245,9 +261,9 @@ def _copy_units(state, column, out, r):
 
 
 @kernel(parallel=True)
-def tiled_forward_states(X, w, layers, pre_cols, act_cols, tile):
-    """``(pre, act)``: the last ``pre_cols`` columns of z and ``act_cols`` of sigma(z), every
-    row, BLAS plan (columns as in ``fused.forward_states``)."""
+def tiled_forward_states(X, w, layers, codes, pre_cols, act_cols, tile):
+    """``(pre, act)``: the last ``pre_cols`` columns of z and ``act_cols`` of the units'
+    values, every row, BLAS plan (columns as in ``fused.forward_states``)."""
     m = X.shape[0]
     dtype = values(X).dtype
     pre, act = np.empty((m, pre_cols), dtype), np.empty((m, act_cols), dtype)
@@ -255,5 +271,5 @@ def tiled_forward_states(X, w, layers, pre_cols, act_cols, tile):
     bare, biases = bare_weights(w, layers)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, 1)
-        _tiled_forward_rows(X, layers, bare, biases, lo, hi, pre, act, tile)
+        _tiled_forward_rows(X, layers, codes, bare, biases, lo, hi, pre, act, tile)
     return pre, act

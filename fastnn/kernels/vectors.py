@@ -8,9 +8,11 @@ the non-zero k) in registers: the loop vectoriser turns the loop over k into gat
 SLP vectoriser leaves loop-carried accumulators scalar. These intrinsics give kernels a vector
 value that lives in a register: ``vload`` / ``vstore`` move ``lanes(a)`` elements of a 1-D
 contiguous array from element ``i`` on (unaligned, no bounds check), ``vsplat`` broadcasts a
-scalar, ``vfma(a, b, c) = a * b + c``, ``vadd`` and ``vmul`` work lane by lane, ``vsigmoid`` is the
-logistic function of every lane and ``vlog_loss`` the cross-entropy of output lanes with
-its residual (both stable for any input, see ``_exp_nonpositive``).
+scalar, ``vfma(a, b, c) = a * b + c``, ``vadd``, ``vsub``, ``vmul``, ``vdiv`` and ``vmax`` work
+lane by lane; ``vsigmoid`` and ``vtanh`` are those functions of every lane, ``vstep`` is 1
+where a lane is > 0 and 0 elsewhere, ``vexp`` is exp of lanes <= 0, ``vlog`` log of lanes
+>= 1, and ``vlog_loss`` the cross-entropy of output lanes with its residual (all stable for
+any input, see ``_exp_nonpositive``).
 
 With ``NUMBA_DISABLE_JIT=1`` the same names are numpy versions (for coverage and debugging).
 """
@@ -93,6 +95,26 @@ def _vmul(typingctx, a, b):
     return a(a, b), lambda context, builder, sig, args: builder.fmul(*args)
 
 
+def _vsub(typingctx, a, b):
+    return a(a, b), lambda context, builder, sig, args: builder.fsub(*args)
+
+
+def _vdiv(typingctx, a, b):
+    return a(a, b), lambda context, builder, sig, args: builder.fdiv(*args)
+
+
+def _vmax(typingctx, a, b):
+    return a(a, b), lambda context, builder, sig, args: _call(builder, "maxnum", *args)
+
+
+def _vstep(typingctx, v):
+    def codegen(context, builder, sig, args):
+        zero = _splat(args[0].type, 0.0)
+        return builder.select(builder.fcmp_ordered(">", args[0], zero), _splat(args[0].type, 1.0),
+                              zero)
+    return v(v), codegen
+
+
 def _bits(ty):
     return 64 if isinstance(ty.element, ir.DoubleType) else 32
 
@@ -171,6 +193,38 @@ def _vsigmoid(typingctx, v):
     return v(v), codegen
 
 
+def _vtanh(typingctx, v):
+    """tanh of every lane: sign(z) (1 - e) / (1 + e), e = exp(-2|z|)."""
+    def codegen(context, builder, sig, args):
+        z = args[0]
+        one = _splat(z.type, 1.0)
+        e = _exp_nonpositive(builder, builder.fmul(_splat(z.type, -2.0), _call(builder, "fabs", z)))
+        t = builder.fdiv(builder.fsub(one, e), builder.fadd(one, e))
+        return _call(builder, "copysign", t, z)
+    return v(v), codegen
+
+
+def _vexp(typingctx, v):
+    return v(v), lambda context, builder, sig, args: _exp_nonpositive(builder, args[0])
+
+
+def _vlog(typingctx, v):
+    """log of lanes >= 1 (finite): s = 2^n f with 1 <= f < 2, log s = n log 2 + log(1 + (f - 1))."""
+    def codegen(context, builder, sig, args):
+        s = args[0]
+        double = _bits(s.type) == 64
+        bits, mantissa, bias = (64, 52, 1023) if double else (32, 23, 127)
+        ity = ir.VectorType(ir.IntType(bits), s.type.count)
+        raw = builder.bitcast(s, ity)
+        n = builder.sub(builder.lshr(raw, _splat(ity, mantissa)), _splat(ity, bias))
+        fraction = builder.or_(builder.and_(raw, _splat(ity, (1 << mantissa) - 1)),
+                               _splat(ity, bias << mantissa))
+        f = builder.fsub(builder.bitcast(fraction, s.type), _splat(s.type, 1.0))
+        return _call(builder, "fma", builder.sitofp(n, s.type), _splat(s.type, np.log(2.0)),
+                     _log1p_unit(builder, f))
+    return v(v), codegen
+
+
 def _log1p_unit(builder, e):
     """IR for log(1 + e), 0 <= e <= 1, to 1e-17: 2 atanh(u) with u = e / (2 + e) <= 1/3, its
     odd series summed to 18 terms."""
@@ -221,6 +275,27 @@ if config.DISABLE_JIT:
     def vmul(a, b):
         return a * b
 
+    def vsub(a, b):
+        return a - b
+
+    def vdiv(a, b):
+        return a / b
+
+    def vmax(a, b):
+        return np.maximum(a, b)
+
+    def vstep(v):
+        return (v > 0).astype(v.dtype)
+
+    def vtanh(v):
+        return np.tanh(v)
+
+    def vexp(v):
+        return np.exp(v)
+
+    def vlog(v):
+        return np.log(v)
+
     def vsigmoid(v):
         e = np.exp(-np.abs(v))
         return np.where(v >= 0, 1 / (1 + e), e / (1 + e))
@@ -231,6 +306,7 @@ if config.DISABLE_JIT:
         residual = np.where(t > 0, -np.where(z >= 0, small, large), np.where(z >= 0, large, small))
         return np.log1p(e) + (np.maximum(z, 0) - t * z), residual
 else:
-    lanes, vload, vstore, vsplat, vfma, vadd, vmul, vsigmoid, vlog_loss = (
-        intrinsic(f) for f in (_lanes, _vload, _vstore, _vsplat, _vfma, _vadd, _vmul, _vsigmoid,
-                               _vlog_loss))
+    (lanes, vload, vstore, vsplat, vfma, vadd, vsub, vmul, vdiv, vmax, vstep, vsigmoid, vtanh,
+     vexp, vlog, vlog_loss) = (
+        intrinsic(f) for f in (_lanes, _vload, _vstore, _vsplat, _vfma, _vadd, _vsub, _vmul,
+                               _vdiv, _vmax, _vstep, _vsigmoid, _vtanh, _vexp, _vlog, _vlog_loss))
