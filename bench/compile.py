@@ -35,6 +35,11 @@ PATHS = {  # name: the code a user runs (after SETUP)
     "Objective + hessp float64": "o = fastnn.Objective(layers, X, y, 1.0); o(p); o.hessp(p, p)",
     "predict float64": "fastnn.predict(p, layers, X)",
     "check_gradients float64": "fastnn.check_gradients(p, layers, X[:500], y[:500], indices=50)",
+    "cost_grad float64 ReLU + softmax": "fastnn.cost_grad(p, layers, X, y, 1.0, "
+                                        "activation='relu', output='softmax')",
+    "Objective + hessp float64 tanh + identity": "o = fastnn.Objective(layers, X, X[:, 200:210], "
+                                                 "1.0, activation='tanh', output='identity'); "
+                                                 "o(p); o.hessp(p, p)",
     "cost_grad float64 CSR": "fastnn.cost_grad(p, layers, scipy.sparse.csr_matrix(X), y, 1.0)",
     "cost_grad float64 BLAS plan": "q = fastnn.init_params((400, 100, 10), 0); "
                                    "fastnn.cost_grad(q, (400, 100, 10), X, y, 1.0)",

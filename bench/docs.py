@@ -3,7 +3,8 @@ committed in bench/results/, so that the page's numbers cannot drift from what w
 
     python bench/docs.py            # render the page from bench/results/
     python bench/docs.py --check    # exit 1 if the page is not what bench/results/ renders
-    python bench/docs.py --run      # time every benchmark of the page first (about 30 min)
+    python bench/docs.py --run      # time every benchmark of the page first (about 35 min)
+    python bench/docs.py --run NAME # time bench/NAME.py alone first
 
 In the template, ``{{results NAME}}`` becomes the tables of bench/results/NAME.json
 (pytest-benchmark's JSON, rendered by report.py), ``{{matrix}}`` the shape matrix of
@@ -27,19 +28,30 @@ import report  # noqa: E402
 ROOT, RESULTS = HERE.parent, HERE / "results"
 TEMPLATE, PAGE = HERE / "benchmarks.md.in", ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
-RUNS = {  # NAME: what ``pytest bench/NAME.py`` times ({{results NAME}})
-    "test_kernels_bench": [],
-    "test_sparse_bench": [],
-    "test_gradcheck_bench": [],
-    "test_train_bench": [],
-    "test_startup_bench": [],
-    "test_dask_bench": ["-k", "digits_evaluation or (lbfgs and not spark)"],
+RUNS = {  # NAME: what ``pytest bench/NAME.py`` times ({{results NAME}}), one process each
+    "test_kernels_bench": [[]],
+    "test_sparse_bench": [[]],
+    "test_gradcheck_bench": [[]],
+    "test_train_bench": [[]],
+    "test_startup_bench": [[]],
+    "test_dask_bench": [["-k", "digits_evaluation or (lbfgs and not spark)"]],
+    "test_units_bench": [["-k", impl] for impl in ("fastnn", "sklearn", "torch")],
 }
 
 
-def pytest_command(name):
-    return ["python", "-m", "pytest", f"bench/{name}.py", *RUNS[name], "-q", "-p",
-            "no:cacheprovider", f"--benchmark-json=bench/results/{name}.json"]
+def pytest_command(name, selection, json_path=None):
+    return ["python", "-m", "pytest", f"bench/{name}.py", *selection, "-q", "-p",
+            "no:cacheprovider", f"--benchmark-json={json_path or f'bench/results/{name}.json'}"]
+
+
+def shown_command(name):
+    """The command under NAME's tables (one process per selection, their JSON merged)."""
+    selections = RUNS[name]
+    command = " ".join(pytest_command(name, selections[0])).replace("-p no:cacheprovider ", "")
+    if len(selections) == 1:
+        return command
+    each = ", ".join(" ".join(s) for s in selections)
+    return f"{command}` in one process for each of `{each}`, merged by `python bench/docs.py --run"
 
 
 def made_by(command, data, also=""):
@@ -53,8 +65,7 @@ def made_by(command, data, also=""):
 
 def results(name):
     data = json.loads((RESULTS / f"{name}.json").read_text())
-    command = " ".join(pytest_command(name)).replace("-p no:cacheprovider ", "")
-    return report.render(data) + "\n" + made_by(command, data)
+    return report.render(data) + "\n" + made_by(shown_command(name), data)
 
 
 def matrix_tables():
@@ -108,18 +119,39 @@ def readme(text):
     return head + start + headline() + "\n" + end + rest.split(end, 1)[1]
 
 
+def run_one(name):
+    """Time bench/NAME.py into bench/results/NAME.json: one process per selection, the
+    benchmarks of all of them in one file."""
+    merged = None
+    for i, selection in enumerate(RUNS[name]):
+        part = RESULTS / f"{name}.{i}.json"
+        subprocess.run([sys.executable, *pytest_command(name, selection, part)[1:]], cwd=ROOT,
+                       check=True)
+        data = json.loads(part.read_text())
+        part.unlink()
+        if merged is None:
+            merged = data
+        else:
+            merged["benchmarks"] += data["benchmarks"]
+    (RESULTS / f"{name}.json").write_text(json.dumps(merged, indent=4))
+
+
 def run():
-    """Time every benchmark of the page into bench/results/, one process each."""
+    """Time every benchmark of the page into bench/results/."""
     RESULTS.mkdir(exist_ok=True)
     for name in RUNS:
-        subprocess.run([sys.executable, *pytest_command(name)[1:]], cwd=ROOT, check=True)
+        run_one(name)
     matrix.main(RESULTS / "matrix")
     (RESULTS / "compile.json").write_text(json.dumps(compile_latency.measure_all(), indent=1))
 
 
 if __name__ == "__main__":
     if "--run" in sys.argv:
-        run()
+        names = [a for a in sys.argv[sys.argv.index("--run") + 1:] if not a.startswith("-")]
+        for name in names:
+            run_one(name)
+        if not names:
+            run()
     rendered = {PAGE: render(), README: readme(README.read_text())}
     if "--check" in sys.argv:
         stale = [path.name for path, text in rendered.items() if path.read_text() != text]

@@ -10,24 +10,33 @@ import pytest
 from scipy.optimize import minimize
 
 import fastnn
-from backends import BACKENDS, DTYPES, PREDICTORS, synthetic
+from backends import BACKENDS, DTYPES, PREDICTORS, UNITS, synthetic
 
 CLASSIC = (400, 25, 10)
-# (name, layers, m): the digits and dense data of the same shape, wide and deep layers, a tiny net
-SHAPES = [("digits", CLASSIC, 5000), ("dense", CLASSIC, 5000), ("dense", (784, 128, 10), 2000),
-          ("dense", (784, 256, 128, 10), 2000), ("dense", (400, 100, 100, 10), 2000),
-          ("dense", (784, 512, 256, 10), 2000), ("dense", (16, 16, 4), 100_000)]
+# (name, layers, m, units): the digits and dense data of the same shape, wide and deep layers,
+# a tiny net, with the course's sigmoids; the digits and the standard MNIST MLPs with ReLU
+# hidden units and a softmax
+SHAPES = [("digits", CLASSIC, 5000, "sigmoid"), ("dense", CLASSIC, 5000, "sigmoid"),
+          ("dense", (784, 128, 10), 2000, "sigmoid"),
+          ("dense", (784, 256, 128, 10), 2000, "sigmoid"),
+          ("dense", (400, 100, 100, 10), 2000, "sigmoid"),
+          ("dense", (784, 512, 256, 10), 2000, "sigmoid"),
+          ("dense", (16, 16, 4), 100_000, "sigmoid"),
+          ("digits", CLASSIC, 5000, "relu-softmax"),
+          ("dense", (784, 128, 10), 2000, "relu-softmax"),
+          ("dense", (784, 256, 128, 10), 2000, "relu-softmax")]
 IMPLS = ["fastnn", "torch", "jax", "numpy"]
 MINIMIZE_ITERATIONS = 200
 
 
 def shape_id(shape):
-    name, layers, m = shape
-    return f"{'-'.join(map(str, layers))}_{name}_m{m}"
+    name, layers, m, units = shape
+    suffix = "" if units == "sigmoid" else f"_{units}"
+    return f"{'-'.join(map(str, layers))}_{name}_m{m}{suffix}"
 
 
 def problem(shape, digits):
-    name, layers, m = shape
+    name, layers, m, _ = shape
     if name == "digits":
         X, y = digits
         return X, y, fastnn.init_params(layers, seed=0)
@@ -50,12 +59,13 @@ def flops(layers, m, op):
 def test_matrix(benchmark, digits, impl, op, dtype, shape):
     benchmark.group = f"{op} {shape_id(shape)} {dtype}"
     X, y, p = problem(shape, digits)
+    units = UNITS[shape[3]]
     if op == "cost_grad":
-        f = BACKENDS[impl](shape[1], X, y, 1.0, DTYPES[dtype])
+        f = BACKENDS[impl](shape[1], X, y, 1.0, DTYPES[dtype], units)
         J, grad = f(p)
         assert np.isfinite(J) and grad.shape == p.shape
     else:
-        f = PREDICTORS[impl](shape[1], X, DTYPES[dtype])
+        f = PREDICTORS[impl](shape[1], X, DTYPES[dtype], units)
         assert f(p).shape == y.shape
     benchmark.extra_info["mflop"] = flops(shape[1], shape[2], op) / 1e6
     benchmark(f, p)
