@@ -15,7 +15,7 @@ from .fused import (Group, affine_inputs, affine_units, back_propagate, forward_
 from .micro import activate_block, softmax_row, times_slope
 from .packing import (Placement, Packed, aligned_zeros, chunk, placement, n_chunks, pack_weights,
                       summed_unpacked)
-from .scalars import IDENTITY, LOGISTIC, curvature_ratio, row_weight, slope
+from .scalars import IDENTITY, LOGISTIC, curvature_ratio, slope
 
 
 @kernel()
@@ -87,11 +87,9 @@ def _output_along(state, r, Y, weights, output, rows, valid, z0, width, K):
                 mass += Y[rows[g], k]
             for k in range(K):
                 r.delta[g, z0 + k] = mass * p[k] * (r.pre[g, z0 + k] - along)
-    for g in range(valid):
-        s = row_weight(weights, rows[g])
-        if s != 1.0:
-            for k in range(K):
-                r.delta[g, z0 + k] *= s
+    if weights.shape[0]:
+        for g in range(valid):
+            r.delta[g, z0:z0 + K] *= weights[rows[g]]
     r.delta[valid:, z0:] = 0
 
 

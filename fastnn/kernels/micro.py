@@ -207,16 +207,13 @@ def times_slope(act, src, dst, c, width, code):
 
 @kernel()
 def output_values(pre, act, rows, c, width, k, output):
-    """act[:rows, c:c + width] = the output units' values from pre: sigmoids, z itself, or the
-    softmax over the k real units of each row (the padding past them left as z)."""
-    if output == SOFTMAX:
-        for g in range(rows):
-            softmax_row(pre[g, c:c + k], act[g, c:c + k])
-    else:
-        L = lanes(pre)
-        for g in range(rows):
-            for j in range(c, c + width, L):
-                vstore(act[g], j, vactivate(vload(pre[g], j), output))
+    """act[:, c:c + width] = the output units' values from pre: sigmoids or z itself (every
+    row), or the softmax over the k real units of the first ``rows`` rows."""
+    if output != SOFTMAX:
+        activate_block(pre, act, c, width, output)  # LOGISTIC and IDENTITY are both codes
+        return
+    for g in range(rows):
+        softmax_row(pre[g, c:c + k], act[g, c:c + k])
 
 
 @kernel()
