@@ -116,13 +116,19 @@ def check_params(params, size, name="params"):
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-def check_X(X, n_features=None, dtype=np.float64):
+def check_X(X, n_features=None, dtype=np.float64, finite=True):
     """Return X as a C-contiguous (m, n_features) array of dtype (any width for None) or, for
-    a scipy.sparse matrix or array, as ``kernels.CsrRows`` of dtype; m >= 1, all finite."""
+    a scipy.sparse matrix or array, as ``kernels.CsrRows`` of dtype; m >= 1, all finite.
+    ``finite=False`` leaves a dense X's values unchecked (nan, inf, or beyond float32's
+    range), for a kernel that checks them as it reads X: on a sign of trouble, check_X with
+    ``finite=True`` says what it is."""
     if _is_sparse(X):
         return _check_sparse_X(X, n_features, dtype)
     arr = _real_array(X, "X")
     check_X_shape(arr.shape, n_features)
+    if not finite:
+        with np.errstate(over="ignore"):  # an overflowing cast: inf, found by the kernel
+            return np.ascontiguousarray(arr, dtype=dtype)
     converted = _narrowed(arr, dtype, "X", _SCALE_X, np.ascontiguousarray)
     if not _narrows(arr.dtype, converted.dtype):  # a narrowed copy was checked: one pass less
         _check_finite(converted, "X")

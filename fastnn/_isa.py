@@ -44,13 +44,10 @@ def chosen_vector_bytes(setting=None, host=None):
 
 HOST_VECTOR_BYTES = host_vector_bytes()
 VECTOR_BYTES = chosen_vector_bytes(host=HOST_VECTOR_BYTES)
-
-
-def vector_bytes(bitwidth):
-    """Bytes per vector for lanes of ``bitwidth`` bits: VECTOR_BYTES, but float32 stays at 32
-    bytes with AVX-512 (16 lanes would pad the course network's 25 hidden units to 32; measured
-    18 % slower on the digits, while float64 at 8 lanes was 11 % faster)."""
-    return min(VECTOR_BYTES, 32) if bitwidth == 32 else VECTOR_BYTES
+# AVX-512 stores the chosen lanes of a vector contiguously in one instruction (vpcompressd):
+# the column search compacts a vector of columns at a time; elsewhere LLVM would emulate it
+# with a branch per lane, and a branch-free scalar loop does better
+COMPRESS_STORES = VECTOR_BYTES == 64
 
 
 def isa_name(width=VECTOR_BYTES):

@@ -87,8 +87,7 @@ def kernel(parallel=False, inline=False):
     in a fresh compile and in code loaded from the cache (seen: the last bits of a gradient
     changing between a first and a second process)."""
     def decorate(function):
-        options = dict(nogil=True, fastmath=set(FASTMATH), error_model="numpy",
-                       inline="always" if inline else "never")
+        options = dict(jit_options(), inline="always" if inline else "never")
         compiled = _cached_njit(function, parallel=parallel and PRANGE_ONLY, **options)
         if not parallel:
             return compiled
@@ -102,6 +101,12 @@ def kernel(parallel=False, inline=False):
         one_at_a_time.dispatcher = compiled
         return one_at_a_time
     return decorate
+
+
+def jit_options():
+    """Numba's options for every function of fastnn's kernels: fastmath as above, no GIL,
+    numpy's error model (a division by zero gives inf or nan, as in numpy)."""
+    return {"nogil": True, "fastmath": set(FASTMATH), "error_model": "numpy"}
 
 
 def _serial_twin(function):

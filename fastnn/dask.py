@@ -283,7 +283,8 @@ class OnDask:
     lazy = True
 
     @staticmethod
-    def check(X, n_features, dtype):
+    def check(X, n_features, dtype, finite=True):
+        """X's metadata (its blocks' values are checked where the blocks are prepared)."""
         return check_dask_X(X, n_features)
 
     targets = staticmethod(gathered_targets)
@@ -297,7 +298,7 @@ class OnDask:
         return X[index]
 
     @staticmethod
-    def rows(layers, X, y, dtype, keep, plan, units, weights):
+    def rows(layers, X, y, dtype, keep, plan, units, weights, given=None):
         return DaskRows(layers, X, y, dtype, units, weights)
 
     @staticmethod

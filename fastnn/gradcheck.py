@@ -100,7 +100,7 @@ def check_gradients(params, layers, X, y, lam=0.0, eps=1e-4, indices=None, metho
         sums = kernels.full_differences(data.X, *task, idx, dtype(eps))
     else:
         units = sum(data.layers[1:])
-        pre, act = data.forward(params, units, units)
+        pre, act, _ = data.forward(params, units, units)
         want = np.zeros(size, bool)
         want[idx] = True
         sums = kernels.incremental_differences(data.X, *task, pre, act, want, eps)[idx]

@@ -175,7 +175,8 @@ def _map(function, params, layers, X, dtype, activation, output):
 
 
 def _on_rows(function, units, params, layers, X, dtype):
-    rows = make_rows(layers, X, dtype=dtype, activation=units.activation, output=units.output)
+    rows = make_rows(layers, X, dtype=dtype, activation=units.activation, output=units.output,
+                     read_once=True)
     return function(rows, check_params(params, n_params(rows.layers)))
 
 

@@ -17,8 +17,8 @@ import numpy as np
 from . import kernels
 from ._checks import (check_dtype, check_in_dtype, check_layers, check_sample_weight, check_targets,
                       check_units, check_X, take_rows)
-from .tunables import (BLAS_BELOW_INPUTS, BLAS_FROM_DENSITY, BLAS_FROM_HIDDEN_UNITS,
-                       COST_GRAD_TILE_ROWS, FORWARD_TILE_ROWS)
+from .tunables import (BLAS_FORWARD_FROM_WEIGHTS, BLAS_FROM_WEIGHTS, COST_GRAD_TILE_ROWS,
+                       FORWARD_TILE_ROWS)
 
 
 class Units(NamedTuple):
@@ -75,23 +75,23 @@ class Rows(Protocol):
         """The output units' values ``(m, K)`` of dtype (sigmoids, softmax, or z)."""
 
 
-def choose_plan(layers, density=None):
+def choose_plan(layers, forward=False):
     """The kernels for a network: ``"blas"`` (:mod:`fastnn.kernels.tiled`, a matrix product per
-    layer and tile of rows) or ``"fused"`` (:mod:`fastnn.kernels.fused`, micro-kernels that
-    skip X's zeros). ``density``: the fraction of X's entries the fused first layer would read,
-    None where not known (rows read once), which keeps sparse-friendly "fused".
+    layer and tile of rows) where a layer has ``tunables.BLAS_FROM_WEIGHTS`` weights or more
+    (``BLAS_FORWARD_FROM_WEIGHTS`` for rows read by ``forward`` passes alone), else ``"fused"``
+    (:mod:`fastnn.kernels.fused`: micro-kernels that keep a group of rows in registers and
+    skip X's zeros). Timed on both plans' kernels in one process (docs/architecture.md, "Two
+    plans"): the fused kernels win, on dense X too, until a layer's weights outgrow the
+    caches.
 
-    The thresholds (:mod:`fastnn.tunables`) come from timing both plans' kernels on bench/'s
-    shape matrix in one process (docs/architecture.md, "Two plans").
-
-    >>> choose_plan((400, 25, 10)), choose_plan((400, 25, 10), density=0.9)
+    >>> choose_plan((400, 25, 10)), choose_plan((784, 64, 10)), choose_plan((16, 16, 4))
+    ('fused', 'blas', 'fused')
+    >>> choose_plan((784, 64, 10), forward=True), choose_plan((784, 128, 10), forward=True)
     ('fused', 'blas')
-    >>> choose_plan((784, 256, 10)), choose_plan((16, 16, 4))
-    ('blas', 'blas')
     """
-    if max(layers[1:-1], default=0) >= BLAS_FROM_HIDDEN_UNITS or layers[0] < BLAS_BELOW_INPUTS:
-        return "blas"
-    return "blas" if density is not None and density >= BLAS_FROM_DENSITY else "fused"
+    largest = max((n_in + 1) * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))
+    limit = BLAS_FORWARD_FROM_WEIGHTS if forward else BLAS_FROM_WEIGHTS
+    return "blas" if largest >= limit else "fused"
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,8 @@ class InMemoryRows:
     "fused"); ``columns``: X's non-zero input columns by blocks of rows, found once
     (``kernels.nonzero_columns``), or ``kernels.unsearched_columns()`` where each group of
     rows finds its own as the kernels go; ``weights`` ``(m,)`` float64 sample weights, or
-    :data:`UNWEIGHTED`."""
+    :data:`UNWEIGHTED`; ``unchecked``: the caller's X where its values were left for the
+    forward pass to check as it reads them (``make_rows(read_once=True)``), else None."""
 
     layers: tuple
     X: np.ndarray
@@ -111,6 +112,7 @@ class InMemoryRows:
     columns: kernels.ColumnLists
     units: Units
     weights: np.ndarray
+    unchecked: object = None
 
     @property
     def m(self):
@@ -144,9 +146,20 @@ class InMemoryRows:
         outputs' last) of every row (``kernels.forward_states``) at float64 params."""
         w = check_in_dtype(params, self.dtype)
         if self.plan == "blas":
-            return kernels.States(*kernels.tiled_forward_states(
+            states = kernels.States(*kernels.tiled_forward_states(
                 self.X, w, self.sizes, self.codes, pre_cols, act_cols, FORWARD_TILE_ROWS))
-        return kernels.forward_states(self.X, w, self.sizes, self.codes, pre_cols, act_cols)
+        else:
+            states = kernels.forward_states(self.X, w, self.sizes, self.codes, pre_cols,
+                                            act_cols)
+        if not np.isfinite(states.read):  # X holds nan or inf, or only its sum overflowed
+            self.check_X_values()
+        return states
+
+    def check_X_values(self):
+        """Raise check_X's ValueError where X's values were left unchecked (``unchecked``)
+        and are not finite."""
+        if self.unchecked is not None:
+            check_X(self.unchecked, dtype=self.dtype)
 
     def labels(self, params):
         """Predicted labels ``(m,)``: the output unit of each row with the largest z (the first
@@ -159,6 +172,7 @@ class InMemoryRows:
         return self.forward(params, 0, self.layers[-1]).act
 
     def sums(self, params):
+        self.check_X_values()
         w = check_in_dtype(params, self.dtype)
         if self.plan == "blas":
             return kernels.tiled_cost_grad_sums(self.X, self.targets, self.weights, w, self.sizes,
@@ -167,6 +181,7 @@ class InMemoryRows:
                                       self.codes, self.columns)
 
     def hessp_sums(self, params, v):
+        self.check_X_values()
         return kernels.hessp_sums(self.X, self.targets, self.weights,
                                   check_in_dtype(params, self.dtype),
                                   check_in_dtype(v, self.dtype, "v"), self.sizes, self.codes,
@@ -180,7 +195,7 @@ class InMemory:
 
     lazy = False
 
-    check = staticmethod(check_X)  # X as the kernels take it
+    check = staticmethod(check_X)  # X as the kernels take it (finite=False: values unchecked)
 
     @staticmethod
     def targets(y, X, n_outputs, output):
@@ -199,18 +214,19 @@ class InMemory:
     take = staticmethod(take_rows)  # the rows ``index`` of checked X, in the same form
 
     @staticmethod
-    def rows(layers, X, y, dtype, keep, plan, units, weights):
+    def rows(layers, X, y, dtype, keep, plan, units, weights, given=None):
         """:class:`InMemoryRows` on checked X, y and weights (kept as they are). ``keep``: the rows
-        serve many calls, so X's non-zero columns are found once and the plan is chosen by
-        the density they give (else each call finds them as it goes: cheaper once).
-        ``plan`` forces one (None: chosen); ``units`` the :class:`Units`, ``weights`` checked
-        sample weights or :data:`UNWEIGHTED`."""
+        serve many calls, so X's non-zero columns are found once (else each call finds them
+        as it goes: cheaper once). ``plan`` forces one (None: :func:`choose_plan`); ``units``
+        the :class:`Units`, ``weights`` checked sample weights or :data:`UNWEIGHTED`;
+        ``given``: the caller's X, for rows read by forward passes alone, which check its
+        values as they read it (``make_rows(read_once=True)``)."""
         dense = not isinstance(X, kernels.CsrRows)
-        search = keep and dense and (plan or choose_plan(layers)) == "fused"
+        plan = plan or choose_plan(layers, forward=given is not None)
+        search = keep and dense and plan == "fused"
         columns = kernels.nonzero_columns(X) if search else kernels.unsearched_columns()
-        if plan is None:
-            plan = choose_plan(layers, _density(X, columns) if keep else None)
-        return InMemoryRows(layers, X, y, dtype, plan, columns, units, weights)
+        return InMemoryRows(layers, X, y, dtype, plan, columns, units, weights,
+                            given if dense else None)
 
     @staticmethod
     def gather(y):
@@ -223,16 +239,6 @@ class InMemory:
         return function(params, layers, X, dtype)
 
 
-def _density(X, columns):
-    """The fraction of X's entries the fused first layer reads: CSR's stored entries, or the
-    non-zero columns found of dense X; None where not found."""
-    if isinstance(X, kernels.CsrRows):
-        return X.data.shape[0] / (X.shape[0] * X.shape[1])
-    if columns.cached:
-        return columns.cols.shape[0] / (max(1, columns.starts.shape[0] - 1) * X.shape[1])
-    return None
-
-
 @singledispatch
 def form_of(X):
     """How X is checked and read: :class:`InMemory`'s interface, for X's type."""
@@ -243,20 +249,23 @@ def form_of(X):
 
 
 def make_rows(layers, X, y=None, dtype=np.float64, keep=False, plan=None, *,
-              activation="logistic", output="logistic", sample_weight=None):
+              activation="logistic", output="logistic", sample_weight=None, read_once=False):
     """Rows of X (any form :func:`form_of` knows), targets y and sample weights, validated in
     the order errors are reported (layers, dtype, units, X, y, sample_weight), with their
     plan. With ``keep``, rows for many calls (see :meth:`InMemory.rows`) that never share
-    memory with the caller's X (y and the weights are always converted)."""
+    memory with the caller's X (y and the weights are always converted). With
+    ``read_once``, rows for forward passes, which check a dense X's values as they first
+    read them (one read of X, not two; the same ValueError for nan or inf)."""
     layers, dtype = check_layers(layers), check_dtype(dtype)
     units = Units(*check_units(activation, output))
     form = form_of(X)
-    checked = form.check(X, layers[0], dtype)
+    checked = form.check(X, layers[0], dtype, finite=not read_once)
     targets = None if y is None else form.targets(y, checked, layers[-1], units.output)
     weights = form.weights(sample_weight, checked)
     if keep and not form.lazy and shares_memory(checked, X):
         checked = checked.copy()
-    return form.rows(layers, checked, targets, dtype, keep, plan, units, weights)
+    return form.rows(layers, checked, targets, dtype, keep, plan, units, weights,
+                     X if read_once else None)
 
 
 def shares_memory(checked, X):

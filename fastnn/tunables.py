@@ -5,11 +5,11 @@ never on the thread count: the same bits for any number of threads. Changing a k
 means rebuilding the shipped kernels (``python -m fastnn._precompiled``).
 """
 
-# The plan (fastnn.rows.choose_plan), from timing both plans on bench/'s shape matrix in one
-# process (docs/architecture.md, "Two plans")
-BLAS_FROM_HIDDEN_UNITS = 64  # a hidden layer this wide or wider: the BLAS plan, whatever X
-BLAS_BELOW_INPUTS = 64  # fewer inputs than this: the BLAS plan (few zeros to skip)
-BLAS_FROM_DENSITY = 0.5  # the fraction of X the fused first layer reads from which BLAS wins
+# The plan (fastnn.rows.choose_plan), from timing both plans on every shape of
+# `python bench/plans.py` in one process (docs/architecture.md, "Two plans"): the BLAS plan
+# where a layer has this many weights (biases included) or more, whatever X
+BLAS_FROM_WEIGHTS = 20_000  # for cost and gradient
+BLAS_FORWARD_FROM_WEIGHTS = 100_000  # for rows read by forward passes alone (predictions)
 
 # How the kernels split the rows (fastnn.kernels.packing, fused, tiled, hessian, columns)
 GROUP_ROWS = 8  # rows a group walks together: two calls of the four-row micro-kernels

@@ -55,7 +55,7 @@ def test_packed_weights_hold_every_weight_once(layers, dtype):
     w = np.arange(1.0, 1 + fastnn.n_params(layers)).astype(dtype)
     place = packing.placement(sizes, w)
     packed = packing.pack_weights(w, sizes, place)
-    lanes = _isa.vector_bytes(8 * w.itemsize) // w.itemsize  # per FASTNN_VECTOR_BYTES too
+    lanes = _isa.VECTOR_BYTES // w.itemsize  # per FASTNN_VECTOR_BYTES too
     assert np.all(place.padded[1:] % lanes == 0)  # whole vectors of units
     assert np.sort(packed.forward[packed.forward != 0]).tolist() == w.tolist()
     back = np.zeros(w.size)

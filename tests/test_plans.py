@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import fastnn
 from fastnn import _isa, kernels, reference
 from fastnn.rows import choose_plan, make_rows
+from fastnn.tunables import BLAS_FORWARD_FROM_WEIGHTS, BLAS_FROM_WEIGHTS
 from conftest import DTYPES, RTOL, assert_close, problem, sparse_problem, subprocess_env
 
 SHAPES = [(37, 11, 5), (3, 1, 2), (400, 30, 20, 10), (16, 16, 4), (20, 70, 3), (9, 5)]
@@ -35,7 +36,7 @@ def test_each_plan_matches_the_reference(plan, dtype, layers, make):
     assert J == pytest.approx(J_ref, rel=RTOL[dtype])
     assert_close(grad, grad_ref, RTOL[dtype])
     units = sum(layers[1:])
-    pre, act = data.forward(params, units, units)
+    pre, act, read = data.forward(params, units, units)
     activations = np.hstack(reference.forward(params, layers, X, dtype)[1:])
     np.testing.assert_allclose(act, activations, rtol=RTOL[dtype], atol=1e-7)
     with np.errstate(over="ignore"):
@@ -56,10 +57,11 @@ def test_blas_tiles_of_any_size_match_the_reference(tile, dtype, layers):
     J_ref, grad_ref = reference.cost_grad(params, layers, X, y, 0.0, dtype)
     assert loss / 1100 == pytest.approx(J_ref, rel=RTOL[dtype])
     assert_close(grad / 1100, grad_ref, RTOL[dtype])
-    pre, act = kernels.tiled_forward_states(data.X, w, data.sizes, data.codes, 0, layers[-1],
-                                            tile)
+    pre, act, read = kernels.tiled_forward_states(data.X, w, data.sizes, data.codes, 0,
+                                                  layers[-1], tile)
     np.testing.assert_allclose(act, reference.outputs(params, layers, X, dtype),
                                rtol=RTOL[dtype], atol=1e-7)
+    assert read == pytest.approx(np.abs(data.X.astype(np.float64)).sum(), rel=1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -73,16 +75,23 @@ def test_plans_agree_with_each_other_on_a_saturated_net(dtype):
     assert_close(g_b, g_f, 10 * RTOL[dtype])
 
 
-def test_the_plan_follows_shape_and_density():
+def test_the_plan_follows_the_largest_layer():
+    """BLAS from BLAS_FROM_WEIGHTS weights in a layer (biases included), whatever X; for rows
+    read by forward passes alone (predictions), from BLAS_FORWARD_FROM_WEIGHTS."""
     digits_X, digits_y = fastnn.load_digits()
-    assert fastnn.Objective((400, 25, 10), digits_X, digits_y).plan == "fused"  # 38 % read
     params, X, y = problem((400, 25, 10), 64)
-    assert fastnn.Objective((400, 25, 10), X, y).plan == "blas"  # dense
-    assert fastnn.Objective((400, 100, 10), digits_X[:64], digits_y[:64]).plan == "blas"
-    assert "plan='blas'" in repr(fastnn.Objective((16, 16, 4), X[:, :16], y % 4))
-    assert choose_plan((400, 25, 10)) == "fused"  # density unknown: the sparse-friendly plan
-    assert choose_plan((400, 63, 10), density=0.49) == "fused"
-    assert choose_plan((400, 64, 10), density=0.0) == "blas"
+    assert fastnn.Objective((400, 25, 10), digits_X, digits_y).plan == "fused"
+    assert fastnn.Objective((400, 25, 10), X, y).plan == "fused"  # dense X too
+    assert fastnn.Objective((400, 50, 10), X, y).plan == "blas"  # 401 x 50 weights
+    assert "plan='fused'" in repr(fastnn.Objective((16, 16, 4), X[:, :16], y % 4))
+    below, at = BLAS_FROM_WEIGHTS // 101 - 1, -(-BLAS_FROM_WEIGHTS // 101)  # 100 inputs
+    assert choose_plan((100, below, 3)) == "fused" and choose_plan((100, at, 3)) == "blas"
+    assert choose_plan((3, 2, at, 100, 2)) == "blas"  # any layer: here the third's
+    below, at = BLAS_FORWARD_FROM_WEIGHTS // 101 - 1, -(-BLAS_FORWARD_FROM_WEIGHTS // 101)
+    assert choose_plan((100, below, 3), forward=True) == "fused"
+    assert choose_plan((100, at, 3), forward=True) == "blas"
+    assert make_rows((100, at, 3), X[:, :100], read_once=True).plan == "blas"
+    assert make_rows((100, below, 3), X[:, :100], read_once=True).plan == "fused"
 
 
 # --- vector widths: every width the host has, each in a process of its own --------------------
@@ -123,7 +132,7 @@ def test_every_vector_width_of_the_host_matches_the_reference(width):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.splitlines()[-1])
     assert result["bytes"] == width
-    assert result["padded"] == {"float64": width // 8, "float32": min(width, 32) // 4}
+    assert result["padded"] == {"float64": width // 8, "float32": width // 4}
     for name, error in result["errors"].items():
         bound = 1e-6 if "hessp" in name else 1e-9 if "float64" in name else 1e-3
         assert error < bound, (name, error)

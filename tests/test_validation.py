@@ -1,10 +1,13 @@
-"""Bad input is rejected before any computation, naming the argument; good input in other
+"""Bad input is rejected before any computation, naming the argument (X's values for
+predictions: by the forward pass's own read of X, before any result); good input in other
 forms gives the same answer; inputs are never modified."""
 
 import numpy as np
 import pytest
 
 import fastnn
+from fastnn import reference
+from fastnn.rows import choose_plan
 from conftest import problem
 
 LAYERS = (4, 3, 3)
@@ -200,6 +203,33 @@ def test_nan_or_inf_in_float64_X_narrowed_to_float32_is_named_as_such(good, bad,
             fastnn.cost_grad(good["params"], LAYERS, X, good["y"], dtype=np.float32)
         else:
             fastnn.predict(good["params"], LAYERS, X, dtype=np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("plan, layers", [("fused", (80, 8, 3)), ("blas", (400, 300, 3))])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predictions_find_nan_or_inf_anywhere_in_X(dtype, plan, layers, bad):
+    """The forward pass checks X's values as it reads them: first, middle and last row (m =
+    45: a partial last group and tile), first and last column, each plan."""
+    assert choose_plan(layers, forward=True) == plan
+    params, X, _ = problem(layers, m=45, seed=1)
+    for row in (0, 22, 44):
+        for column in (0, layers[0] - 1):
+            X_bad = X.copy()
+            X_bad[row, column] = bad
+            for predict in (fastnn.predict, fastnn.predict_proba, fastnn.outputs):
+                with pytest.raises(ValueError, match="X must be finite, found nan or inf"):
+                    predict(params, layers, X_bad, dtype)
+
+
+@pytest.mark.parametrize("layers", [(80, 8, 3), (400, 300, 3)], ids=["fused", "blas"])
+def test_predictions_on_finite_X_whose_sum_overflows(layers):
+    """|X| summing past float64's range is finite X all the same: the labels of the
+    reference."""
+    params, X, _ = problem(layers, m=45, seed=1, scale=1e-3)
+    X *= 1e306
+    np.testing.assert_array_equal(fastnn.predict(params, layers, X),
+                                  reference.predict(params, layers, X))
 
 
 def test_huge_float_labels_are_reported_as_they_are(good):

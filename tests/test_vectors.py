@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_expit
 
+from fastnn._isa import VECTOR_BYTES
 from fastnn._jit import kernel
-from fastnn.kernels.vectors import (lanes, vadd, vdiv, vexp, vfma, vload, vlog, vlog_loss, vmax,
-                                    vmul, vsigmoid, vsplat, vstep, vstore, vsub, vtanh)
+from fastnn.kernels.vectors import (lanes, vabs, vadd, vcompress, vdiv, vexp, vfma, vload, vlog,
+                                    vlog_loss, vmax, vmul, vsigmoid, vsplat, vstep, vstore, vsub,
+                                    vsum, vtanh)
 from conftest import DTYPES
 
 
@@ -43,7 +45,7 @@ def grid(dtype):
     z = np.concatenate([np.linspace(-800, 800, 4001), [0.0, -0.0, 1e-300, -1e-300, 1e-30],
                         np.random.default_rng(0).standard_normal(997) * 8])
     z = z.astype(dtype)
-    return np.concatenate([z, np.zeros(-z.size % 8, dtype)])
+    return np.concatenate([z, np.zeros(-z.size % 16, dtype)])  # whole vectors
 
 
 def run(op, a, b):
@@ -113,3 +115,29 @@ def test_sub_div_and_max_lane_by_lane(dtype):
     difference, ratio = run(5, a, b)
     np.testing.assert_array_equal(difference, a - b)
     np.testing.assert_array_equal(ratio, np.maximum(a, b) / b)
+
+
+@kernel()
+def _compress_each_vector(a, cols):
+    """|a| a vector at a time: the indices of its positive lanes compressed into cols, and
+    each vector's sum. Returns ``(count, sums)``."""
+    n, L = 0, lanes(a)
+    sums = np.empty(a.shape[0] // L, a.dtype)
+    for i in range(0, a.shape[0], L):
+        v = vabs(vload(a, i))
+        n += vcompress(v, i, cols, n)
+        sums[i // L] = vsum(v)
+    return n, sums
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+def test_abs_compress_and_sum_lane_by_lane(dtype):
+    """The column search's intrinsics: a nan lane is not positive (left out), zeros of
+    either sign are left out, every other lane kept in order; sums of |a| per vector."""
+    a = grid(dtype)
+    a[::7], a[5], a[3] = 0, -0.0, np.nan
+    cols = np.full(a.size, -1, np.int32)
+    n, sums = _compress_each_vector(a, cols)
+    np.testing.assert_array_equal(cols[:n], np.flatnonzero(np.abs(a) > 0))
+    by_vector = np.abs(a.astype(np.float64)).reshape(-1, VECTOR_BYTES // a.itemsize).sum(1)
+    np.testing.assert_allclose(sums, by_vector, rtol=4 * np.finfo(dtype).eps)

@@ -19,6 +19,7 @@ The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises 
     differences     ->  scalars (activations, softplus difference), fused.cost_grad_rows
     tiled           ->  np.dot (BLAS GEMM, one thread per worker), vectors, packing.chunk
     every room      ->  inputs (X dense or CSR: ``by_input`` joins a function's two forms)
+    fused, hessian workers -> sharing (their arrays borrowed: no reference counts per group)
 
 Conventions: ``w`` is the flat row-major parameter vector (bias in column 0 of each Theta) in
 the compute dtype T (float64 or float32), ``layers`` an int64 array of layer sizes, ``codes``

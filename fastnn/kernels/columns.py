@@ -12,10 +12,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
+from .._isa import COMPRESS_STORES
 from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .inputs import by_input
 from .packing import chunk, n_chunks
+from .vectors import lanes, vabs, vadd, vcompress, vload, vsplat, vsum
 
 
 class ColumnLists(NamedTuple):
@@ -42,7 +44,7 @@ def worker_columns(columns, n_inputs):
     return ColumnLists(np.zeros(3, np.int64), np.empty(2 * n_inputs, np.int32), False)
 
 
-@kernel()
+@kernel(inline=True)
 def group_rows(lo, hi, rows):
     """Fill rows with lo, lo+1, ..., clamped to hi-1; return how many are real rows."""
     for g in range(GROUP_ROWS):
@@ -50,50 +52,69 @@ def group_rows(lo, hi, rows):
     return min(GROUP_ROWS, hi - lo)
 
 
-@kernel()
+@kernel(inline=True)
 def _block_columns(X, rows, g0, cols, mass):
-    """Columns where one of the rows X[rows[g0:g0 + 4]] is non-zero, into cols; their count.
+    """Columns where one of the rows X[rows[g0:g0 + 4]] is non-zero, into cols: ``(count,
+    read)``, read the sum of the rows' |x| (not finite where one is nan or inf; a column with
+    a nan is left out).
 
-    Two passes: the columns' absolute sums (a vectorised loop; X is finite), then a
-    branch-free compaction of the positive ones.
+    With compress stores (AVX-512), a vector of columns at a time: their absolute sums, the
+    positive ones' indices stored in one instruction. Otherwise, and for the columns after the
+    last whole vector: the absolute sums (a loop LLVM vectorises), then a branch-free
+    compaction.
     """
     x0, x1, x2, x3 = X[rows[g0]], X[rows[g0 + 1]], X[rows[g0 + 2]], X[rows[g0 + 3]]
-    for k in range(X.shape[1]):
+    n, read, rest = 0, 0.0, 0
+    if COMPRESS_STORES:
+        L = lanes(mass)
+        total = vsplat(0.0, mass)
+        for k in range(0, X.shape[1] - L + 1, L):
+            v = vadd(vadd(vabs(vload(x0, k)), vabs(vload(x1, k))),
+                     vadd(vabs(vload(x2, k)), vabs(vload(x3, k))))
+            total = vadd(total, v)
+            n += vcompress(v, k, cols, n)
+        read, rest = float(vsum(total)), X.shape[1] // L * L
+    for k in range(rest, X.shape[1]):
         mass[k] = (abs(x0[k]) + abs(x1[k])) + (abs(x2[k]) + abs(x3[k]))
-    n = 0
-    for k in range(X.shape[1]):
+        read += mass[k]
+    for k in range(rest, X.shape[1]):
         cols[n] = k
         n += mass[k] > 0
-    return n
+    return n, read
 
 
-@kernel()
 def _dense_find_columns(X, rows, starts, cols, mass):
     """The non-zero columns of the two blocks of four rows in ``rows`` (a group), into cols:
-    block h's are ``cols[starts[h]:starts[h + 1]]``, starts[0] = 0. mass: a row of scratch."""
+    block h's are ``cols[starts[h]:starts[h + 1]]``, starts[0] = 0. mass: a row of scratch.
+    Returns the sum of the rows' |x| (``_block_columns``)."""
+    read = 0.0
     for half in range(2):
-        starts[half + 1] = starts[half] + _block_columns(X, rows, 4 * half,
-                                                         cols[starts[half]:], mass)
+        n, block_read = _block_columns(X, rows, 4 * half, cols[starts[half]:], mass)
+        starts[half + 1] = starts[half] + n
+        read += block_read
+    return read
 
 
-@kernel()
 def _sparse_find_columns(X, rows, starts, cols, mass):
-    """Nothing to find: sparse rows are read over their own columns."""
+    """Nothing to find: sparse rows are read over their own columns (nor summed: their values
+    were checked when X was)."""
+    return 0.0
 
 
 find_columns = by_input(_dense_find_columns, _sparse_find_columns)
 
 
-@kernel()
+@kernel(inline=True)
 def start_group(X, columns, rows, mass, r, hi):
     """Set a group up from row r on (rows up to hi): its rows, and its first block in
     columns -- r // 4 of cached lists, or block 0 of the worker's own, found now.
-    Returns ``(valid, block)``: how many rows are real, and the first block."""
+    Returns ``(valid, block, read)``: how many rows are real, the first block, and the sum
+    of the group's |x| where its columns were found now (0 otherwise; not finite where X
+    holds a nan or inf)."""
     valid = group_rows(r, hi, rows)
     if columns.cached:
-        return valid, r // 4
-    find_columns(X, rows, columns.starts, columns.cols, mass)
-    return valid, 0
+        return valid, r // 4, 0.0
+    return valid, 0, find_columns(X, rows, columns.starts, columns.cols, mass)
 
 
 @kernel(parallel=True)

@@ -19,7 +19,8 @@ from .inputs import by_input, values
 from .micro import (activate_block, affine_4, loss_columns, outer_4, output_values,
                     sparse_affine_4, sparse_outer_4, times_slope, weigh_column)
 from .packing import (Placement, Packed, add_unpacked, aligned_zeros, chunk,
-                      fixed_order_sum, placement, n_chunks, offsets, pack_weights, summed_unpacked)
+                      fixed_order_sum, placement, n_chunks, pack_weights, summed_unpacked)
+from .sharing import borrowed, held
 
 
 class GroupState(NamedTuple):
@@ -36,6 +37,8 @@ class States(NamedTuple):
 
     pre: np.ndarray  # (m, pre_cols): the last pre_cols columns of z
     act: np.ndarray  # (m, act_cols): the last act_cols columns of the units' values
+    read: float  # the sum of |x| over a dense X as the pass read it: not finite where X
+    # holds a nan or inf (nor where the sum overflows); 0 for CSR rows
 
 
 class Workspace(NamedTuple):
@@ -78,7 +81,7 @@ class Group(NamedTuple):
     activation: int  # the hidden units' code (scalars.UNITS)
 
 
-@kernel()
+@kernel(inline=True)
 def affine_inputs(group, block, act, l, half, wt, width, dst, dst_col):
     """``affine_4`` of half a group (first block ``block``) over layer l's inputs: X's
     non-zero columns for l = 0, the previous layer's units in act otherwise."""
@@ -88,7 +91,7 @@ def affine_inputs(group, block, act, l, half, wt, width, dst, dst_col):
         affine_units(act, group, l, 4 * half, wt, width, dst, dst_col, False)
 
 
-@kernel()
+@kernel(inline=True)
 def outer_inputs(group, block, act, l, half, d, d_col, gt, width):
     """``outer_4`` (bias row included) of half a group over layer l's inputs."""
     if l == 0:
@@ -97,13 +100,12 @@ def outer_inputs(group, block, act, l, half, d, d_col, gt, width):
         outer_units(act, group, l, 4 * half, d, d_col, gt, width, True)
 
 
-@kernel()
+@kernel(inline=True)
 def _block_span(group, b):
     """Where block b's non-zero columns are in the worker's lists: ``(start, stop)``."""
     return group.ws.columns.starts[b], group.ws.columns.starts[b + 1]
 
 
-@kernel()
 def _dense_affine_x(X, group, b, g0, wt, width, dst, dst_col):
     """``affine_4`` of the first layer: X's rows over block b's non-zero columns (dense X), or
     each row over its own columns (``sparse_affine_4``, a ``CsrRows`` X)."""
@@ -114,7 +116,6 @@ def _dense_affine_x(X, group, b, g0, wt, width, dst, dst_col):
              width, dst, dst_col, False)
 
 
-@kernel()
 def _sparse_affine_x(X, group, b, g0, wt, width, dst, dst_col):
     sparse_affine_4(X.data, X.indices, X.indptr, group.ws.rows, g0, wt, width, dst, dst_col)
 
@@ -122,7 +123,6 @@ def _sparse_affine_x(X, group, b, g0, wt, width, dst, dst_col):
 _affine_x = by_input(_dense_affine_x, _sparse_affine_x)
 
 
-@kernel()
 def _dense_outer_x(X, group, b, g0, d, d_col, gt, width):
     """``outer_4`` of the first layer, bias row included, as ``_affine_x`` reads X."""
     start, stop = _block_span(group, b)
@@ -130,7 +130,6 @@ def _dense_outer_x(X, group, b, g0, d, d_col, gt, width):
             d_col, gt, width, True)  # np.int64(0): see _dense_affine_x
 
 
-@kernel()
 def _sparse_outer_x(X, group, b, g0, d, d_col, gt, width):
     sparse_outer_4(X.data, X.indices, X.indptr, group.ws.rows, g0, d, d_col, gt, width)
 
@@ -138,21 +137,21 @@ def _sparse_outer_x(X, group, b, g0, d, d_col, gt, width):
 _outer_x = by_input(_dense_outer_x, _sparse_outer_x)
 
 
-@kernel()
+@kernel(inline=True)
 def affine_units(buffer, group, i, g0, wt, width, dst, dst_col, accumulate):
     """``affine_4`` over layer i's units in a group buffer (activations, deltas, R{.})."""
     affine_4(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit, group.layers[i],
              g0, wt, width, dst, dst_col, accumulate)
 
 
-@kernel()
+@kernel(inline=True)
 def outer_units(buffer, group, i, g0, d, d_col, gt, width, bias):
     """``outer_4`` over layer i's units in a group buffer."""
     outer_4(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit, group.layers[i],
             g0, d, d_col, gt, width, bias)
 
 
-@kernel()
+@kernel(inline=True)
 def back_propagate(buffer, group, i, wt, width, dst, dst_col, accumulate):
     """dst[:, dst_col:] (+)= W^T of layer i's units in buffer, the whole group (wt: a packed
     backward matrix)."""
@@ -160,7 +159,7 @@ def back_propagate(buffer, group, i, wt, width, dst, dst_col, accumulate):
         affine_units(buffer, group, i, 4 * half, wt, width, dst, dst_col, accumulate)
 
 
-@kernel()
+@kernel(inline=True)
 def forward_group(group, block, packed, state):
     """Pre-activations z of every layer into state.pre, hidden activations into state.act."""
     place = group.place
@@ -175,7 +174,7 @@ def forward_group(group, block, packed, state):
                            group.activation)
 
 
-@kernel()
+@kernel(inline=True)
 def output_delta(pre, Y, weights, output, rows, valid, z0, delta, outputs):
     """Weighted loss summed over the group's real rows; output deltas s dloss/dz (0 on
     padding), for targets Y ``(m, K)`` float64 and the ``output`` code.
@@ -201,7 +200,7 @@ def output_delta(pre, Y, weights, output, rows, valid, z0, delta, outputs):
     return total
 
 
-@kernel()
+@kernel(inline=True)
 def backward_group(group, block, packed, state, grad):
     """Back-propagate the group's output deltas; add its gradient into grad (packed)."""
     place = group.place
@@ -223,16 +222,20 @@ def cost_grad_chunk(X, Y, weights, layers, codes, place, packed, columns, lo, hi
     """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
     gradient into packed_grad (packed layout) when ``with_grad``. Cached ``columns`` need lo
     to be a multiple of four."""
-    state, ws = new_state(place, packed.forward), workspace(layers, packed.forward, columns)
+    X, Y, weights, layers, codes, place, packed, columns, packed_grad = borrowed(
+        (X, Y, weights, layers, codes, place, packed, columns, packed_grad))
+    scratch = new_state(place, packed.forward), workspace(layers, packed.forward, columns)
+    state, ws = borrowed(scratch)
     group = Group(X, layers, place, ws, codes[0])
     loss = 0.0
     for r in range(lo, hi, GROUP_ROWS):
-        valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
+        valid, block, _ = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
         forward_group(group, block, packed, state)
         loss += output_delta(state.pre, Y, weights, codes[1], ws.rows, valid, place.column[-2],
                              state.delta, ws.outputs)
         if with_grad:
             backward_group(group, block, packed, state, packed_grad)
+    held(scratch)
     return loss
 
 
@@ -268,29 +271,47 @@ def cost_grad_sums(X, Y, weights, w, layers, codes, columns):
 
 
 @kernel()
+def unit_columns(layers, place, n):
+    """Where the last n units of layers 2..L (in order, the outputs last) sit in a row of a
+    group buffer: ``(n,)`` int64."""
+    at = np.empty(n, np.int64)
+    q = n
+    for i in range(layers.shape[0] - 1, 0, -1):
+        for j in range(layers[i] - 1, -1, -1):
+            if q > 0:
+                q -= 1
+                at[q] = place.column[i] + j
+    return at
+
+
+@kernel()
 def _forward_rows(X, layers, codes, place, packed, lo, hi, pre_out, act_out):
     """Rows lo..hi-1 of the last columns of z (into pre_out) and the units' values (into
-    act_out)."""
-    state, ws = new_state(place, packed.forward), workspace(layers, packed.forward,
+    act_out); returns the sum of their |x| (``States.read``)."""
+    X, layers, codes, place, packed, pre_out, act_out = borrowed(
+        (X, layers, codes, place, packed, pre_out, act_out))
+    scratch = new_state(place, packed.forward), workspace(layers, packed.forward,
                                                           unsearched_columns())
+    state, ws = borrowed(scratch)
     group = Group(X, layers, place, ws, codes[0])
-    units_at = offsets(layers).units
-    n, units = layers.shape[0] - 1, units_at[-1]
-    first_pre, first_act = units - pre_out.shape[1], units - act_out.shape[1]
+    n = layers.shape[0] - 1
+    pre_at = unit_columns(layers, place, pre_out.shape[1])
+    act_at = unit_columns(layers, place, act_out.shape[1])
+    read = 0.0
     for r in range(lo, hi, GROUP_ROWS):
-        valid, block = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
+        valid, block, group_read = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
+        read += group_read
         forward_group(group, block, packed, state)
         if act_out.shape[1] > 0:  # the outputs' values: labels need only z
             output_values(state.pre, state.act, valid, place.column[n], place.padded[n],
                           layers[n], codes[1])
         for g in range(valid):
-            for i in range(1, n + 1):
-                for j in range(layers[i]):
-                    u = units_at[i - 1] + j
-                    if u >= first_pre:
-                        pre_out[r + g, u - first_pre] = state.pre[g, place.column[i] + j]
-                    if u >= first_act:
-                        act_out[r + g, u - first_act] = state.act[g, place.column[i] + j]
+            for q in range(pre_at.shape[0]):
+                pre_out[r + g, q] = state.pre[g, pre_at[q]]
+            for q in range(act_at.shape[0]):
+                act_out[r + g, q] = state.act[g, act_at[q]]
+    held(scratch)
+    return read
 
 
 @kernel(parallel=True)
@@ -307,7 +328,8 @@ def forward_states(X, w, layers, codes, pre_cols, act_cols):
     nc = n_chunks(m)
     place = Placement(*placement(layers, w))  # rebuilt by the class itself: see packing
     packed = Packed(*pack_weights(w, layers, place))
+    read = np.zeros(nc)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        _forward_rows(X, layers, codes, place, packed, lo, hi, pre, act)
-    return States(pre, act)
+        read[c] = _forward_rows(X, layers, codes, place, packed, lo, hi, pre, act)
+    return States(pre, act, read.sum())

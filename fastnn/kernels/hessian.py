@@ -16,6 +16,7 @@ from .micro import activate_block, softmax_row, times_slope
 from .packing import (Placement, Packed, aligned_zeros, chunk, placement, n_chunks, pack_weights,
                       summed_unpacked)
 from .scalars import IDENTITY, LOGISTIC, curvature_ratio, slope
+from .sharing import borrowed, held
 
 
 @kernel()
@@ -97,17 +98,21 @@ def _output_along(state, r, Y, weights, output, rows, valid, z0, width, K):
 def _hessp_chunk(X, Y, weights, layers, codes, place, pw, pv, columns, lo, hi, packed_hv):
     """Serial worker on packed w and v: adds the Hessian of the summed weighted loss over rows
     lo..hi-1 times v into packed_hv (packed layout). ``columns`` as in ``cost_grad_chunk``."""
-    state, r = new_state(place, pw.forward), new_state(place, pw.forward)
-    ws = workspace(layers, pw.forward, columns)
+    X, Y, weights, layers, codes, place, pw, pv, columns, packed_hv = borrowed(
+        (X, Y, weights, layers, codes, place, pw, pv, columns, packed_hv))
+    scratch = new_state(place, pw.forward), new_state(place, pw.forward), workspace(
+        layers, pw.forward, columns)
+    state, r, ws = borrowed(scratch)
     group = Group(X, layers, place, ws, codes[0])
     z0, width = place.column[-2], place.padded[-1]
     for row in range(lo, hi, GROUP_ROWS):
-        valid, block = start_group(X, ws.columns, ws.rows, ws.mass, row, hi)
+        valid, block, _ = start_group(X, ws.columns, ws.rows, ws.mass, row, hi)
         forward_group(group, block, pw, state)
         output_delta(state.pre, Y, weights, codes[1], ws.rows, valid, z0, state.delta, ws.outputs)
         _forward_along(group, block, pw, pv, state, r)
         _output_along(state, r, Y, weights, codes[1], ws.rows, valid, z0, width, layers[-1])
         _backward_along(group, block, pw, pv, state, r, packed_hv)
+    held(scratch)
 
 
 @kernel(parallel=True)

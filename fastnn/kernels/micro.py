@@ -186,7 +186,7 @@ def vslope(a, code):
     return vsplat(1.0, a)
 
 
-@kernel()
+@kernel(inline=True)
 def activate_block(pre, act, c, width, code):
     """act[:, c:c + width] = f(pre[:, c:c + width]), f the activation ``code``, a vector at a
     time."""
@@ -196,7 +196,7 @@ def activate_block(pre, act, c, width, code):
             vstore(act[g], j, vactivate(vload(pre[g], j), code))
 
 
-@kernel()
+@kernel(inline=True)
 def times_slope(act, src, dst, c, width, code):
     """dst[:, c:c + width] = f'(z) src[:, c:c + width], f'(z) from act = f(z)."""
     L = lanes(act)
@@ -205,7 +205,7 @@ def times_slope(act, src, dst, c, width, code):
             vstore(dst[g], j, vmul(vslope(vload(act[g], j), code), vload(src[g], j)))
 
 
-@kernel()
+@kernel(inline=True)
 def output_values(pre, act, rows, c, width, k, output):
     """act[:, c:c + width] = the output units' values from pre: sigmoids or z itself (every
     row), or the softmax over the k real units of the first ``rows`` rows."""

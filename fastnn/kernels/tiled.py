@@ -20,7 +20,7 @@ from numba import prange
 
 from .._jit import kernel
 from ..tunables import MAX_CHUNKS, TILE_CHUNK_MIN_ROWS
-from .inputs import scratch, tile_rows, values
+from .inputs import magnitude, scratch, tile_rows, values
 from .micro import loss_columns, softmax_row, vactivate, weigh_column
 from .packing import chunk, fixed_order_sum, offsets
 from .scalars import IDENTITY, SOFTMAX, activate as activate_scalar, slope
@@ -233,23 +233,27 @@ def tiled_cost_grad_sums(X, Y, weights, w, layers, codes, tile):
 
 @kernel()
 def _tiled_forward_rows(X, layers, codes, bare, biases, lo, hi, pre_out, act_out, tile):
-    """Rows lo..hi-1 of the last columns of z (pre_out) and the units' values (act_out)."""
+    """Rows lo..hi-1 of the last columns of z (pre_out) and the units' values (act_out);
+    returns the sum of their |x| (``fused.States.read``)."""
     n = layers.shape[0] - 1
     tile = min(tile, hi - lo)  # the same tiles; buffers no larger than the chunk's rows
     z, a = tile_states(layers, values(X), tile)
     dense = scratch(X, tile)
     units_at = offsets(layers).units
     first_pre, first_act = units_at[-1] - pre_out.shape[1], units_at[-1] - act_out.shape[1]
+    read = 0.0
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
-        forward_tile(tile_rows(X, r, rows, dense), layers, codes, bare, biases, z, a, tile,
-                     act_out.shape[1] > 0)
+        x = tile_rows(X, r, rows, dense)
+        read += magnitude(X, x)  # the tile in cache for the product that reads it next
+        forward_tile(x, layers, codes, bare, biases, z, a, tile, act_out.shape[1] > 0)
         for l in range(1, n + 1):
             u0 = units_at[l - 1]  # layer l's first unit among layers 2..L
             if u0 + layers[l] > first_pre:
                 _copy_units(layer_view(z, layers, l, rows, tile), u0 - first_pre, pre_out, r)
             if u0 + layers[l] > first_act:
                 _copy_units(layer_view(a, layers, l, rows, tile), u0 - first_act, act_out, r)
+    return read
 
 
 @kernel()
@@ -262,14 +266,15 @@ def _copy_units(state, column, out, r):
 
 @kernel(parallel=True)
 def tiled_forward_states(X, w, layers, codes, pre_cols, act_cols, tile):
-    """``(pre, act)``: the last ``pre_cols`` columns of z and ``act_cols`` of the units'
-    values, every row, BLAS plan (columns as in ``fused.forward_states``)."""
+    """``(pre, act, read)``: the last ``pre_cols`` columns of z and ``act_cols`` of the units'
+    values, every row, BLAS plan (as ``fused.forward_states``)."""
     m = X.shape[0]
     dtype = values(X).dtype
     pre, act = np.empty((m, pre_cols), dtype), np.empty((m, act_cols), dtype)
     nc = n_tiled_chunks(m)
     bare, biases = bare_weights(w, layers)
+    read = np.zeros(nc)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, 1)
-        _tiled_forward_rows(X, layers, codes, bare, biases, lo, hi, pre, act, tile)
-    return pre, act
+        read[c] = _tiled_forward_rows(X, layers, codes, bare, biases, lo, hi, pre, act, tile)
+    return pre, act, read.sum()

@@ -1,18 +1,20 @@
 """Explicit SIMD vectors for Numba kernels, as wide as the host's registers allow.
 
-A vector holds ``vector_bytes(bitwidth)`` bytes (:mod:`fastnn._isa`): with AVX2, 4 float64 or
-8 float32 lanes; with AVX-512, 8 of either; with SSE2 only, 2 or 4.
+A vector holds ``VECTOR_BYTES`` bytes (:mod:`fastnn._isa`): with AVX2, 4 float64 or
+8 float32 lanes; with AVX-512, 8 or 16; with SSE2 only, 2 or 4.
 
 LLVM's vectorisers cannot keep the accumulators of a sparse loop (``z += x[k] * W[k]`` over
 the non-zero k) in registers: the loop vectoriser turns the loop over k into gathers, and the
 SLP vectoriser leaves loop-carried accumulators scalar. These intrinsics give kernels a vector
 value that lives in a register: ``vload`` / ``vstore`` move ``lanes(a)`` elements of a 1-D
 contiguous array from element ``i`` on (unaligned, no bounds check), ``vsplat`` broadcasts a
-scalar, ``vfma(a, b, c) = a * b + c``, ``vadd``, ``vsub``, ``vmul``, ``vdiv`` and ``vmax`` work
-lane by lane; ``vsigmoid`` and ``vtanh`` are those functions of every lane, ``vstep`` is 1
-where a lane is > 0 and 0 elsewhere, ``vexp`` is exp of lanes <= 0, ``vlog`` log of lanes
->= 1, and ``vlog_loss`` the cross-entropy of output lanes with its residual (all stable for
-any input, see ``_exp_nonpositive``).
+scalar, ``vfma(a, b, c) = a * b + c``, ``vadd``, ``vsub``, ``vmul``, ``vdiv``, ``vmax`` and
+``vabs`` work lane by lane, ``vsum`` adds a vector's lanes, ``vcompress(v, k, cols, n)``
+stores k + i for the lanes i where v > 0 into cols from n on, in order, and returns how many
+(one instruction with AVX-512); ``vsigmoid`` and ``vtanh`` are those functions of every lane,
+``vstep`` is 1 where a lane is > 0 and 0 elsewhere, ``vexp`` is exp of lanes <= 0, ``vlog``
+log of lanes >= 1, and ``vlog_loss`` the cross-entropy of output lanes with its residual
+(all stable for any input, see ``_exp_nonpositive``).
 
 With ``NUMBA_DISABLE_JIT=1`` the same names are numpy versions (for coverage and debugging).
 """
@@ -23,15 +25,15 @@ from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from .._isa import vector_bytes
+from .._isa import VECTOR_BYTES
 
 
 class Vector(types.Type):
-    """A register of ``vector_bytes`` of ``dtype`` lanes."""
+    """A register of ``VECTOR_BYTES`` of ``dtype`` lanes."""
 
     def __init__(self, dtype):
         self.dtype = dtype
-        self.lanes = vector_bytes(dtype.bitwidth) * 8 // dtype.bitwidth
+        self.lanes = VECTOR_BYTES * 8 // dtype.bitwidth
         super().__init__(name=f"Vector({dtype} x {self.lanes})")
 
 
@@ -105,6 +107,50 @@ def _vdiv(typingctx, a, b):
 
 def _vmax(typingctx, a, b):
     return a(a, b), lambda context, builder, sig, args: _call(builder, "maxnum", *args)
+
+
+def _vabs(typingctx, v):
+    return v(v), lambda context, builder, sig, args: _call(builder, "fabs", *args)
+
+
+def _vsum(typingctx, v):
+    def codegen(context, builder, sig, args):
+        ty = args[0].type
+        f = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ty.element, [ty.element, ty]),
+            f"llvm.vector.reduce.fadd.v{ty.count}f{_bits(ty)}")
+        return builder.call(f, [ir.Constant(ty.element, -0.0), args[0]])
+    return v.dtype(v), codegen
+
+
+def _vcompress(typingctx, v, k, cols, n):
+    def codegen(context, builder, sig, args):
+        v, k, cols, n = args
+        lanes = v.type.count
+        positive = builder.fcmp_ordered(">", v, _splat(v.type, 0.0))
+        i32 = ir.IntType(32)
+        first = builder.insert_element(ir.Constant(ir.VectorType(i32, lanes), ir.Undefined),
+                                       builder.trunc(k, i32), cgutils.int32_t(0))
+        start = builder.shuffle_vector(first, ir.Constant(first.type, ir.Undefined),
+                                       ir.Constant(first.type, [0] * lanes))
+        columns = builder.add(start, ir.Constant(first.type, list(range(lanes))))
+        data = context.make_array(sig.args[2])(context, builder, cols).data
+        ptr = builder.gep(data, [n])
+        store = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [columns.type, ptr.type,
+                                                           positive.type]),
+            f"llvm.masked.compressstore.v{lanes}i32")
+        builder.call(store, [columns, ptr, positive])
+        bits = builder.bitcast(positive, ir.IntType(lanes))
+        count = _call_int(builder, "ctpop", bits)
+        return builder.zext(count, ir.IntType(64))
+    return types.int64(v, k, cols, n), codegen
+
+
+def _call_int(builder, name, x):
+    f = cgutils.get_or_insert_function(builder.module, ir.FunctionType(x.type, [x.type]),
+                                       f"llvm.{name}.i{x.type.width}")
+    return builder.call(f, [x])
 
 
 def _vstep(typingctx, v):
@@ -255,7 +301,7 @@ def _vlog_loss(typingctx, z, t):
 
 if config.DISABLE_JIT:
     def lanes(a):
-        return vector_bytes(8 * a.itemsize) // a.itemsize
+        return VECTOR_BYTES // a.itemsize
 
     def vload(a, i):
         return a[i:i + lanes(a)].copy()
@@ -284,6 +330,17 @@ if config.DISABLE_JIT:
     def vmax(a, b):
         return np.maximum(a, b)
 
+    def vabs(v):
+        return np.abs(v)
+
+    def vsum(v):
+        return v.sum()
+
+    def vcompress(v, k, cols, n):
+        found = k + np.flatnonzero(v > 0)
+        cols[n:n + found.size] = found
+        return found.size
+
     def vstep(v):
         return (v > 0).astype(v.dtype)
 
@@ -306,7 +363,8 @@ if config.DISABLE_JIT:
         residual = np.where(t > 0, -np.where(z >= 0, small, large), np.where(z >= 0, large, small))
         return np.log1p(e) + (np.maximum(z, 0) - t * z), residual
 else:
-    (lanes, vload, vstore, vsplat, vfma, vadd, vsub, vmul, vdiv, vmax, vstep, vsigmoid, vtanh,
-     vexp, vlog, vlog_loss) = (
+    (lanes, vload, vstore, vsplat, vfma, vadd, vsub, vmul, vdiv, vmax, vabs, vsum, vcompress,
+     vstep, vsigmoid, vtanh, vexp, vlog, vlog_loss) = (
         intrinsic(f) for f in (_lanes, _vload, _vstore, _vsplat, _vfma, _vadd, _vsub, _vmul,
-                               _vdiv, _vmax, _vstep, _vsigmoid, _vtanh, _vexp, _vlog, _vlog_loss))
+                               _vdiv, _vmax, _vabs, _vsum, _vcompress, _vstep, _vsigmoid,
+                               _vtanh, _vexp, _vlog, _vlog_loss))
