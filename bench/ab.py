@@ -8,7 +8,7 @@ times, on the same Numba thread pool, so the machine's drift (up to 2x here with
 touches both alike. Twice, each in a process of its own: the same code ran 4-7 % faster in
 the slot whose kernels were loaded first (an A/A test), so one process loads REV's first and
 the other this tree's, and each side's median is the geometric mean of its two. Prints the
-medians and their ratio. Both compile into a fresh Numba cache first (not timed).
+medians and their ratio. Both compile from source into a fresh Numba cache first (not timed).
 """
 
 import io
@@ -88,6 +88,9 @@ def main(rev, calls=300):
     folder = Path(tempfile.mkdtemp(prefix="fastnn-ab-"))
     export(rev, folder)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(folder / "numba-cache"))
+    # compiled from source, both: an archive's entries name fastnn's own classes (a States
+    # tuple of this tree's fields would box REV's results)
+    os.environ["FASTNN_PRECOMPILED"] = "0"
     runs = [json.loads(subprocess.run(
         [sys.executable, __file__, "--measure", str(folder), str(calls), str(int(base_first))],
         capture_output=True, text=True, check=True).stdout) for base_first in (True, False)]

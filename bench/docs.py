@@ -8,8 +8,9 @@ committed in bench/results/, so that the page's numbers cannot drift from what w
 
 In the template, ``{{results NAME}}`` becomes the tables of bench/results/NAME.json
 (pytest-benchmark's JSON, rendered by report.py), ``{{matrix}}`` the shape matrix of
-bench/results/matrix/ (matrix.py) and ``{{compile}}`` the compile latency table of
-bench/results/compile.json (compile.py); each is followed by the command that made it, the
+bench/results/matrix/ (matrix.py), ``{{compile}}`` the compile latency table of
+bench/results/compile.json (compile.py) and ``{{plans}}`` the two plans' timings of
+bench/results/plans.json (plans.py); each is followed by the command that made it, the
 commit and the date.
 """
 
@@ -23,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import compile as compile_latency  # noqa: E402
 import matrix  # noqa: E402
+import plans  # noqa: E402
 import report  # noqa: E402
 
 ROOT, RESULTS = HERE.parent, HERE / "results"
@@ -81,8 +83,13 @@ def compile_table():
     return compile_latency.table(data) + "\n" + made_by("python bench/compile.py", data)
 
 
+def plans_table():
+    data = json.loads((RESULTS / "plans.json").read_text())
+    return plans.render(data) + "\n" + made_by("python bench/plans.py", data)
+
+
 def render():
-    parts = {"matrix": matrix_tables, "compile": compile_table}
+    parts = {"matrix": matrix_tables, "compile": compile_table, "plans": plans_table}
     return re.sub(r"\{\{(\w+)(?: (\w+))?\}\}",
                   lambda m: results(m[2]) if m[1] == "results" else parts[m[1]](),
                   TEMPLATE.read_text())

@@ -12,6 +12,7 @@ JSON files go to OUT_FOLDER (default: a temporary folder).
 """
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,9 @@ def cpu():
 
 
 def run(out):
+    # fastnn's kernels as a user gets them: the shipped ones, in a Numba cache of this run's
+    # own (a developer's cache may hold code that an edit to a callee's file left stale)
+    env = dict(os.environ, NUMBA_CACHE_DIR=tempfile.mkdtemp(prefix="fastnn-matrix-cache-"))
     results = []
     for round_ in range(ROUNDS):
         for name, selection in PROCESSES.items():
@@ -61,7 +65,7 @@ def run(out):
             subprocess.run([sys.executable, "-m", "pytest", str(SUITE), "-q", "-k", selection,
                             f"--benchmark-json={results[-1]}", "--benchmark-max-time=0.5",
                             "-W", "ignore:Not saving anything", "-p", "no:cacheprovider"],
-                           cwd=HERE.parent, check=False)
+                           cwd=HERE.parent, env=env, check=False)
     rates = json.loads(subprocess.run([sys.executable, "-c", GEMM_RATE], capture_output=True,
                                       text=True, check=True).stdout)
     return [r for r in results if r.exists()], rates

@@ -1,18 +1,19 @@
 """Both plans' kernels on every shape, in one process: what ``rows.choose_plan`` is set from.
 
-    python bench/plans.py [OUT_JSON]
+    python bench/plans.py
 
 For each shape and dtype, an ``Objective``'s cost and gradient (rows kept, columns searched
 once) and a forward pass to the labels (rows read once, as ``predict`` reads them) run on
 each plan, forced, alternating call by call (the machine drifts: both plans see the same
-minutes); each cell is a median in ms, the winner marked. X is dense uniform [0, 1) unless
-the shape says digits. Prints a Markdown table (the machine and this command under it);
-writes the numbers as JSON to OUT_JSON when given.
+minutes); each cell is a median in ms, the plan ``choose_plan`` picks in bold. X is dense
+uniform [0, 1) unless the shape says digits. Prints the table and keeps the numbers, with
+the machine, commit and date, in bench/results/plans.json (rendered by bench/docs.py).
 """
 
+import datetime
 import json
-import sys
 import time
+from pathlib import Path
 from statistics import median
 
 import numpy as np
@@ -82,13 +83,25 @@ def table(results):
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+def measure_all():
+    """The table's numbers with the machine, threads, commit and date."""
+    from compile import commit_info
     from matrix import cpu
 
-    results = measure()
-    print(table(results))
-    print(f"\nms, medians of {CALLS} interleaved calls; in bold the plan `choose_plan` picks. "
-          f"{cpu()}; {fastnn.get_num_threads()} threads. Made by `python bench/plans.py`.")
-    if len(sys.argv) > 1:
-        with open(sys.argv[1], "w") as out:
-            json.dump(results, out, indent=1)
+    return {"results": measure(), "machine_info": {"machine": cpu()},
+            "threads": fastnn.get_num_threads(), "commit_info": commit_info(),
+            "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+
+
+def render(data):
+    """The table, and under it what the numbers are and the machine they were timed on."""
+    return (table(data["results"]) + f"\n\nms, medians of {CALLS} interleaved calls; in bold the "
+            f"plan `choose_plan` picks. {data['machine_info']['machine']}; {data['threads']} "
+            "threads.")
+
+
+if __name__ == "__main__":
+    data = measure_all()
+    (Path(__file__).resolve().parent / "results" / "plans.json").write_text(
+        json.dumps(data, indent=1))
+    print(render(data))
