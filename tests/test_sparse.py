@@ -6,14 +6,16 @@ import pytest
 import scipy.sparse as sp
 
 import fastnn
+from fastnn.rows import choose_plan
 from conftest import DTYPES, assert_close, peak_memory_growth
 from conftest import REORDERED_RTOL as RTOL
 
 # Sparse rows are summed over their own columns: the forward pass gives the dense path's bits,
 # gradients add a row at a time (the dense pass adds four rows' products first): RTOL is
 # conftest's REORDERED_RTOL.
-# fused (the first layer skips zeros) and BLAS (wide hidden layer; few inputs) plans
-NETS = [(40, 9, 4), (40, 70, 4), (12, 6, 3)]
+# fused (the first layer skips zeros) and BLAS (a layer of 100 000 weights or more: the
+# plan of both cost_grad and predictions) plans
+NETS = [(40, 9, 4), (200, 500, 4), (12, 6, 3)]
 
 
 def csr_problem(layers, m=203, density=0.15, seed=0):
@@ -26,6 +28,11 @@ def csr_problem(layers, m=203, density=0.15, seed=0):
     X = X.tocsr()
     X.data[0] = 0.0  # an explicit zero, kept in the structure
     return X, rng.integers(0, layers[-1], m), fastnn.init_params(layers, seed, epsilon=1.0)
+
+
+def test_the_nets_run_both_plans():
+    for forward in (False, True):
+        assert {choose_plan(layers, forward=forward) for layers in NETS} == {"fused", "blas"}
 
 
 def close(sparse, dense, dtype):
