@@ -124,7 +124,7 @@ entry = by_input(_dense_entry, _sparse_entry)
 def _dense_magnitude(X, x):
     """The sum of |x| over rows x of X made dense (float64; not finite where one is nan or
     inf), for a dense X; 0 for CSR rows, whose values were checked with X."""
-    total = 0.0
+    total = np.float64(0.0)  # not a Python float: numpy adds float32 to it in float32
     for i in range(x.shape[0]):
         for k in range(x.shape[1]):
             total += abs(x[i, k])
