@@ -12,14 +12,13 @@ the machine, commit and date, in bench/results/plans.json (rendered by bench/doc
 
 import datetime
 import json
+import os
+import tempfile
 import time
 from pathlib import Path
 from statistics import median
 
 import numpy as np
-
-import fastnn
-from fastnn.rows import choose_plan, make_rows
 
 CALLS = 30
 SHAPES = [((400, 25, 10), "digits"), ((400, 25, 10), 5000), ((16, 16, 4), 100_000),
@@ -29,9 +28,7 @@ SHAPES = [((400, 25, 10), "digits"), ((400, 25, 10), 5000), ((16, 16, 4), 100_00
 PLANS = ("fused", "blas")
 
 
-def problem(layers, rows):
-    if rows == "digits":
-        return fastnn.load_digits()
+def uniform_problem(layers, rows):
     rng = np.random.default_rng(0)
     return rng.random((rows, layers[0])), rng.integers(0, layers[-1], rows)
 
@@ -49,10 +46,12 @@ def interleaved(calls):
     return [median(spent) for spent in times]
 
 
-def measure():
+def measure(fastnn):
+    from fastnn.rows import choose_plan, make_rows
+
     results = []
     for layers, rows in SHAPES:
-        X, y = problem(layers, rows)
+        X, y = fastnn.load_digits() if rows == "digits" else uniform_problem(layers, rows)
         params = fastnn.init_params(layers, 0)
         for dtype in (np.float64, np.float32):
             kept = [make_rows(layers, X, y, dtype, keep=True, plan=plan) for plan in PLANS]
@@ -85,10 +84,11 @@ def table(results):
 
 def measure_all():
     """The table's numbers with the machine, threads, commit and date."""
+    import fastnn  # here, not above: after __main__ chose the Numba cache
     from compile import commit_info
     from matrix import cpu
 
-    return {"results": measure(), "machine_info": {"machine": cpu()},
+    return {"results": measure(fastnn), "machine_info": {"machine": cpu()},
             "threads": fastnn.get_num_threads(), "commit_info": commit_info(),
             "datetime": datetime.datetime.now(datetime.timezone.utc).isoformat()}
 
@@ -101,6 +101,9 @@ def render(data):
 
 
 if __name__ == "__main__":
+    # the shipped kernels in a Numba cache of this run's own, set before Numba is imported (a
+    # developer's cache may hold code that an edit to a callee's file left stale)
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="fastnn-plans-cache-")
     data = measure_all()
     (Path(__file__).resolve().parent / "results" / "plans.json").write_text(
         json.dumps(data, indent=1))
