@@ -298,7 +298,7 @@ class OnDask:
         return X[index]
 
     @staticmethod
-    def rows(layers, X, y, dtype, keep, plan, units, weights, given=None):
+    def rows(layers, X, y, dtype, keep, plan, units, weights, unchecked=None):
         return DaskRows(layers, X, y, dtype, units, weights)
 
     @staticmethod

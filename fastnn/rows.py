@@ -214,19 +214,19 @@ class InMemory:
     take = staticmethod(take_rows)  # the rows ``index`` of checked X, in the same form
 
     @staticmethod
-    def rows(layers, X, y, dtype, keep, plan, units, weights, given=None):
+    def rows(layers, X, y, dtype, keep, plan, units, weights, unchecked=None):
         """:class:`InMemoryRows` on checked X, y and weights (kept as they are). ``keep``: the rows
         serve many calls, so X's non-zero columns are found once (else each call finds them
         as it goes: cheaper once). ``plan`` forces one (None: :func:`choose_plan`); ``units``
         the :class:`Units`, ``weights`` checked sample weights or :data:`UNWEIGHTED`;
-        ``given``: the caller's X, for rows read by forward passes alone, which check its
-        values as they read it (``make_rows(read_once=True)``)."""
+        ``unchecked``: the caller's X, for rows read by forward passes alone, which check its
+        values as they read it (``make_rows(read_once=True)``; kept for a dense X only)."""
         dense = not isinstance(X, kernels.CsrRows)
-        plan = plan or choose_plan(layers, forward=given is not None)
+        plan = plan or choose_plan(layers, forward=unchecked is not None)
         search = keep and dense and plan == "fused"
         columns = kernels.nonzero_columns(X) if search else kernels.unsearched_columns()
         return InMemoryRows(layers, X, y, dtype, plan, columns, units, weights,
-                            given if dense else None)
+                            unchecked if dense else None)
 
     @staticmethod
     def gather(y):
