@@ -135,7 +135,7 @@ def cost_grad(params, layers, X, y, lam=0.0, dtype=np.float64, *, activation="lo
     arguments; returns ``(float, (n_params,) float64)``.
     """
     rows = make_rows(layers, X, y, dtype, activation=activation, output=output,
-                     sample_weight=sample_weight)
+                     sample_weight=sample_weight, read_once=True)
     return Objective.on(rows, lam)(params)
 
 

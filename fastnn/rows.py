@@ -102,7 +102,7 @@ class InMemoryRows:
     (``kernels.nonzero_columns``), or ``kernels.unsearched_columns()`` where each group of
     rows finds its own as the kernels go; ``weights`` ``(m,)`` float64 sample weights, or
     :data:`UNWEIGHTED`; ``unchecked``: the caller's X where its values were left for the
-    forward pass to check as it reads them (``make_rows(read_once=True)``), else None."""
+    kernels to check as they read them (``make_rows(read_once=True)``), else None."""
 
     layers: tuple
     X: np.ndarray
@@ -151,8 +151,7 @@ class InMemoryRows:
         else:
             states = kernels.forward_states(self.X, w, self.sizes, self.codes, pre_cols,
                                             act_cols)
-        if not np.isfinite(states.read):  # X holds nan or inf, or only its sum overflowed
-            self.check_X_values()
+        self.check_read(states.read)
         return states
 
     def check_X_values(self):
@@ -160,6 +159,12 @@ class InMemoryRows:
         and are not finite."""
         if self.unchecked is not None:
             check_X(self.unchecked, dtype=self.dtype)
+
+    def check_read(self, read):
+        """``check_X_values`` where a kernel's sum of |x| as it read X (``States.read``) is
+        not finite: X holds nan or inf, or only the sum overflowed."""
+        if not np.isfinite(read):
+            self.check_X_values()
 
     def labels(self, params):
         """Predicted labels ``(m,)``: the output unit of each row with the largest z (the first
@@ -172,13 +177,16 @@ class InMemoryRows:
         return self.forward(params, 0, self.layers[-1]).act
 
     def sums(self, params):
-        self.check_X_values()
         w = check_in_dtype(params, self.dtype)
         if self.plan == "blas":
-            return kernels.tiled_cost_grad_sums(self.X, self.targets, self.weights, w, self.sizes,
-                                                self.codes, COST_GRAD_TILE_ROWS)
-        return kernels.cost_grad_sums(self.X, self.targets, self.weights, w, self.sizes,
-                                      self.codes, self.columns)
+            loss, grad, read = kernels.tiled_cost_grad_sums(
+                self.X, self.targets, self.weights, w, self.sizes, self.codes, COST_GRAD_TILE_ROWS,
+                self.unchecked is not None)
+        else:
+            loss, grad, read = kernels.cost_grad_sums(self.X, self.targets, self.weights, w,
+                                                      self.sizes, self.codes, self.columns)
+        self.check_read(read)
+        return loss, grad
 
     def hessp_sums(self, params, v):
         self.check_X_values()
@@ -219,11 +227,13 @@ class InMemory:
         serve many calls, so X's non-zero columns are found once (else each call finds them
         as it goes: cheaper once). ``plan`` forces one (None: :func:`choose_plan`); ``units``
         the :class:`Units`, ``weights`` checked sample weights or :data:`UNWEIGHTED`;
-        ``unchecked``: the caller's X, for rows read by forward passes alone, which check its
-        values as they read it (``make_rows(read_once=True)``; kept for a dense X only)."""
+        ``unchecked``: the caller's X, for rows read once, whose kernels check its values as
+        they read it (``make_rows(read_once=True)``; kept for a dense X only, whose columns
+        are then found as the kernels go). The plan is the forward passes' where there is no
+        y."""
         dense = not isinstance(X, kernels.CsrRows)
-        plan = plan or choose_plan(layers, forward=unchecked is not None)
-        search = keep and dense and plan == "fused"
+        plan = plan or choose_plan(layers, forward=y is None)
+        search = keep and dense and plan == "fused" and unchecked is None
         columns = kernels.nonzero_columns(X) if search else kernels.unsearched_columns()
         return InMemoryRows(layers, X, y, dtype, plan, columns, units, weights,
                             unchecked if dense else None)
@@ -254,8 +264,9 @@ def make_rows(layers, X, y=None, dtype=np.float64, keep=False, plan=None, *,
     the order errors are reported (layers, dtype, units, X, y, sample_weight), with their
     plan. With ``keep``, rows for many calls (see :meth:`InMemory.rows`) that never share
     memory with the caller's X (y and the weights are always converted). With
-    ``read_once``, rows for forward passes, which check a dense X's values as they first
-    read them (one read of X, not two; the same ValueError for nan or inf)."""
+    ``read_once``, rows for one pass over X (predictions, the drop-in cost_grad), whose
+    kernels check a dense X's values as they first read them (one read of X, not two; the
+    same ValueError for nan or inf, raised after the pass)."""
     layers, dtype = check_layers(layers), check_dtype(dtype)
     units = Units(*check_units(activation, output))
     form = form_of(X)

@@ -52,8 +52,9 @@ def test_blas_tiles_of_any_size_match_the_reference(tile, dtype, layers):
     params, X, y = sparse_problem(layers, 1100, seed=5)
     data = make_rows(layers, X, y, dtype)
     w = params.astype(dtype)
-    loss, grad = kernels.tiled_cost_grad_sums(data.X, data.targets, data.weights, w, data.sizes,
-                                              data.codes, tile)
+    loss, grad, read = kernels.tiled_cost_grad_sums(data.X, data.targets, data.weights, w,
+                                                    data.sizes, data.codes, tile, True)
+    assert read == pytest.approx(np.abs(data.X.astype(np.float64)).sum(), rel=1e-12)
     J_ref, grad_ref = reference.cost_grad(params, layers, X, y, 0.0, dtype)
     assert loss / 1100 == pytest.approx(J_ref, rel=RTOL[dtype])
     assert_close(grad / 1100, grad_ref, RTOL[dtype])

@@ -2,6 +2,7 @@
 predictions: by the forward pass's own read of X, before any result); good input in other
 forms gives the same answer; inputs are never modified."""
 
+import functools
 import numpy as np
 import pytest
 
@@ -208,28 +209,34 @@ def test_nan_or_inf_in_float64_X_narrowed_to_float32_is_named_as_such(good, bad,
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("plan, layers", [("fused", (80, 8, 3)), ("blas", (400, 300, 3))])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_predictions_find_nan_or_inf_anywhere_in_X(dtype, plan, layers, bad):
-    """The forward pass checks X's values as it reads them: first, middle and last row (m =
-    45: a partial last group and tile), first and last column, each plan."""
-    assert choose_plan(layers, forward=True) == plan
-    params, X, _ = problem(layers, m=45, seed=1)
+def test_one_pass_calls_find_nan_or_inf_anywhere_in_X(dtype, plan, layers, bad):
+    """Predictions and the drop-in cost_grad check X's values as their kernels read them:
+    first, middle and last row (m = 45: a partial last group and tile), first and last
+    column, each plan."""
+    assert choose_plan(layers, forward=True) == choose_plan(layers) == plan
+    params, X, y = problem(layers, m=45, seed=1)
+    calls = [lambda X: fastnn.cost_grad(params, layers, X, y, 1.0, dtype)]
+    calls += [functools.partial(f, params, layers, dtype=dtype)
+              for f in (fastnn.predict, fastnn.predict_proba, fastnn.outputs)]
     for row in (0, 22, 44):
         for column in (0, layers[0] - 1):
             X_bad = X.copy()
             X_bad[row, column] = bad
-            for predict in (fastnn.predict, fastnn.predict_proba, fastnn.outputs):
+            for call in calls:
                 with pytest.raises(ValueError, match="X must be finite, found nan or inf"):
-                    predict(params, layers, X_bad, dtype)
+                    call(X_bad)
 
 
 @pytest.mark.parametrize("layers", [(80, 8, 3), (400, 300, 3)], ids=["fused", "blas"])
-def test_predictions_on_finite_X_whose_sum_overflows(layers):
-    """|X| summing past float64's range is finite X all the same: the labels of the
-    reference."""
-    params, X, _ = problem(layers, m=45, seed=1, scale=1e-3)
+def test_one_pass_calls_on_finite_X_whose_sum_overflows(layers):
+    """|X| summing past float64's range is finite X all the same: the labels and the cost of
+    the reference."""
+    params, X, y = problem(layers, m=45, seed=1, scale=1e-3)
     X *= 1e306
     np.testing.assert_array_equal(fastnn.predict(params, layers, X),
                                   reference.predict(params, layers, X))
+    J, _ = fastnn.cost_grad(params, layers, X, y)
+    assert J == pytest.approx(reference.cost_grad(params, layers, X, y)[0], rel=1e-12)
 
 
 def test_huge_float_labels_are_reported_as_they_are(good):

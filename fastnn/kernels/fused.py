@@ -219,24 +219,26 @@ def backward_group(group, block, packed, state, grad):
 @kernel()
 def cost_grad_chunk(X, Y, weights, layers, codes, place, packed, columns, lo, hi, packed_grad,
                     with_grad):
-    """Serial worker on packed weights: summed loss over rows lo..hi-1; adds their summed
-    gradient into packed_grad (packed layout) when ``with_grad``. Cached ``columns`` need lo
-    to be a multiple of four."""
+    """Serial worker on packed weights: ``(loss, read)``, the summed loss over rows lo..hi-1
+    and the sum of their |x| where the columns were found now (``start_group``); adds their
+    summed gradient into packed_grad (packed layout) when ``with_grad``. Cached ``columns``
+    need lo to be a multiple of four."""
     X, Y, weights, layers, codes, place, packed, columns, packed_grad = borrowed(
         (X, Y, weights, layers, codes, place, packed, columns, packed_grad))
     scratch = new_state(place, packed.forward), workspace(layers, packed.forward, columns)
     state, ws = borrowed(scratch)
     group = Group(X, layers, place, ws, codes[0])
-    loss = 0.0
+    loss, read = 0.0, 0.0
     for r in range(lo, hi, GROUP_ROWS):
-        valid, block, _ = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
+        valid, block, group_read = start_group(X, ws.columns, ws.rows, ws.mass, r, hi)
+        read += group_read
         forward_group(group, block, packed, state)
         loss += output_delta(state.pre, Y, weights, codes[1], ws.rows, valid, place.column[-2],
                              state.delta, ws.outputs)
         if with_grad:
             backward_group(group, block, packed, state, packed_grad)
     held(scratch)
-    return loss
+    return loss, read
 
 
 @kernel()
@@ -246,8 +248,8 @@ def cost_grad_rows(X, Y, weights, w, layers, codes, lo, hi, grad, with_grad=True
     place = placement(layers, w)
     packed = pack_weights(w, layers, place)
     packed_grad = np.zeros(packed.forward.shape[0] if with_grad else 0, w.dtype)
-    loss = cost_grad_chunk(X, Y, weights, layers, codes, place, packed, unsearched_columns(), lo,
-                           hi, packed_grad, with_grad)
+    loss, _ = cost_grad_chunk(X, Y, weights, layers, codes, place, packed, unsearched_columns(),
+                              lo, hi, packed_grad, with_grad)
     if with_grad:
         add_unpacked(packed_grad, layers, place, grad)
     return loss
@@ -255,19 +257,22 @@ def cost_grad_rows(X, Y, weights, w, layers, codes, lo, hi, grad, with_grad=True
 
 @kernel(parallel=True)
 def cost_grad_sums(X, Y, weights, w, layers, codes, columns):
-    """Weighted loss and gradient (float64, shaped like w) summed over all rows of X.
-    ``columns``: ``nonzero_columns(X)``, or ``unsearched_columns()`` to find them on the way."""
+    """``(loss, grad, read)``: the weighted loss and gradient (float64, shaped like w) summed
+    over all rows of X, and the sum of |x| over a dense X as it was read (``States.read``;
+    0 where cached columns were read). ``columns``: ``nonzero_columns(X)``, or
+    ``unsearched_columns()`` to find them on the way."""
     m = X.shape[0]
     nc = n_chunks(m)
     place = Placement(*placement(layers, w))  # rebuilt by the class itself: see packing
     packed = Packed(*pack_weights(w, layers, place))
     partial = aligned_zeros(nc * packed.forward.shape[0], w).reshape(nc, -1)
-    losses = np.zeros((nc, 1))
+    losses, read = np.zeros((nc, 1)), np.zeros(nc)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, GROUP_ROWS)
-        losses[c, 0] = cost_grad_chunk(X, Y, weights, layers, codes, place, packed, columns, lo,
-                                       hi, partial[c], True)
-    return fixed_order_sum(losses)[0], summed_unpacked(partial, layers, place, w.shape[0])
+        losses[c, 0], read[c] = cost_grad_chunk(X, Y, weights, layers, codes, place, packed,
+                                                columns, lo, hi, partial[c], True)
+    return (fixed_order_sum(losses)[0], summed_unpacked(partial, layers, place, w.shape[0]),
+            read.sum())
 
 
 @kernel()

@@ -185,19 +185,22 @@ def forward_tile(x, layers, codes, bare, biases, z, a, tile, output_act):
 
 
 @kernel()
-def tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo, hi, grad, tile):
-    """Serial worker: weighted loss summed over rows lo..hi-1; adds their gradient into grad
-    (w's flat layout, w's dtype)."""
+def tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo, hi, grad, tile, read_X):
+    """Serial worker: ``(loss, read)``, the weighted loss summed over rows lo..hi-1 and, with
+    ``read_X``, the sum of their |x| (``fused.States.read``; else 0); adds their gradient into
+    grad (w's flat layout, w's dtype)."""
     n = layers.shape[0] - 1
     at, where = offsets(layers).weights, bare_at(layers)
     tile = min(tile, hi - lo)  # the same tiles; buffers no larger than the chunk's rows
     (z, a), (deltas, product) = tile_states(layers, w, tile), tile_scratch(layers, w, tile)
     outputs = np.zeros((2, layers[-1], tile + 8))
     dense = scratch(X, tile)
-    loss = 0.0
+    loss, read = 0.0, 0.0
     for r in range(lo, hi, tile):
         rows = min(tile, hi - r)
         x = tile_rows(X, r, rows, dense)
+        if read_X:
+            read += magnitude(X, x)  # the tile in cache for the product that reads it next
         forward_tile(x, layers, codes, bare, biases, z, a, tile, False)
         delta = layer_view(z, layers, n, rows, tile)
         loss += output_delta_loss(delta, Y, weights, codes[1], r, delta, outputs)
@@ -212,23 +215,24 @@ def tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo, hi, grad, til
                 np.dot(delta, Wb, back)
                 times_slope(inputs, back, codes[0])
                 delta = back
-    return loss
+    return loss, read
 
 
 @kernel(parallel=True)
-def tiled_cost_grad_sums(X, Y, weights, w, layers, codes, tile):
-    """Weighted loss and gradient (float64, shaped like w) summed over all rows of X, BLAS
-    plan, in tiles of ``tile`` rows (arguments as in ``fused.cost_grad_sums``)."""
+def tiled_cost_grad_sums(X, Y, weights, w, layers, codes, tile, read_X):
+    """``(loss, grad, read)`` of ``fused.cost_grad_sums``, BLAS plan, in tiles of ``tile``
+    rows (arguments as there); read is summed where ``read_X`` (X's values unchecked), else
+    0."""
     m = X.shape[0]
     nc = n_tiled_chunks(m)
     bare, biases = bare_weights(w, layers)
     partial = np.zeros((nc, w.shape[0]), w.dtype)
-    losses = np.zeros((nc, 1))
+    losses, read = np.zeros((nc, 1)), np.zeros(nc)
     for c in prange(nc):
         lo, hi = chunk(m, nc, c, 1)
-        losses[c, 0] = tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo, hi,
-                                   partial[c], tile)
-    return fixed_order_sum(losses)[0], fixed_order_sum(partial)
+        losses[c, 0], read[c] = tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo,
+                                            hi, partial[c], tile, read_X)
+    return fixed_order_sum(losses)[0], fixed_order_sum(partial), read.sum()
 
 
 @kernel()
