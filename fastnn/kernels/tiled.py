@@ -119,13 +119,14 @@ def times_slope(a, delta, code):
 
 @kernel()
 def add_outer(delta, inputs, product, G):
-    """G[:, 0] += column sums of delta, G[:, 1:] += delta^T inputs (product: scratch)."""
+    """G[:, 0] += column sums of delta, G[:, 1:] += delta^T inputs (product: scratch); delta's
+    rows are read in order (its columns are a stride apart)."""
     np.dot(delta.T, inputs, product)
+    sums = np.zeros(G.shape[0])
+    for i in range(delta.shape[0]):
+        sums += delta[i]
     for j in range(G.shape[0]):
-        s = 0.0
-        for i in range(delta.shape[0]):
-            s += delta[i, j]
-        G[j, 0] += s
+        G[j, 0] += sums[j]
         G[j, 1:] += product[j]
 
 
