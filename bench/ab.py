@@ -35,7 +35,11 @@ def export(rev, folder):
     (folder / "fastnn").rename(folder / "fastnn_base")
 
 
+WIDE = (784, 256, 128, 10)  # the BLAS plan's layers, on 2000 rows of dense X
+
+
 def workloads(new, base):
+    """(name, layers, this tree's function of params, REV's)."""
     import numpy as np
 
     X, y = new.load_digits()
@@ -44,16 +48,26 @@ def workloads(new, base):
     for dtype in (np.float64, np.float32):
         name = np.dtype(dtype).name
         Xc = np.ascontiguousarray(X, dtype=dtype)
-        yield (f"Objective {name}", new.Objective(layers, X, y, 1.0, dtype=dtype),
+        yield (f"Objective {name}", layers, new.Objective(layers, X, y, 1.0, dtype=dtype),
                base.Objective(layers, X, y, 1.0, dtype=dtype))
-        yield (f"cost_grad drop-in {name}",
+        yield (f"cost_grad drop-in {name}", layers,
                *(lambda p, m=m, dt=dtype, Xc=Xc: m.cost_grad(p, layers, Xc, y, 1.0, dt)
                  for m in (new, base)))
-        yield (f"predict {name}",
+        yield (f"predict {name}", layers,
                *(lambda p, m=m, dt=dtype, Xc=Xc: m.predict(p, layers, Xc, dt) for m in (new, base)))
-    yield ("predict float32 of float64 X",  # as a user calls it: X converted in the call
+    yield ("predict float32 of float64 X", layers,  # as a user calls it: X converted in the call
            *(lambda p, m=m: m.predict(p, layers, X, np.float32) for m in (new, base)))
-    yield ("hessp float64", *(hessp_along(m.Objective(layers, X, y, 1.0), v) for m in (new, base)))
+    yield ("hessp float64", layers,
+           *(hessp_along(m.Objective(layers, X, y, 1.0), v) for m in (new, base)))
+    rng = np.random.default_rng(0)
+    Xw, yw = rng.random((2000, WIDE[0])), rng.integers(0, WIDE[-1], 2000)
+    for dtype in (np.float64, np.float32):
+        name, Xc = np.dtype(dtype).name, np.ascontiguousarray(Xw, dtype=dtype)
+        shape = "-".join(map(str, WIDE))
+        yield (f"Objective {shape} {name}", WIDE,
+               *(m.Objective(WIDE, Xw, yw, 1.0, dtype=dtype) for m in (new, base)))
+        yield (f"predict {shape} {name}", WIDE,
+               *(lambda p, m=m, dt=dtype, Xc=Xc: m.predict(p, WIDE, Xc, dt) for m in (new, base)))
 
 
 def hessp_along(objective, v):
@@ -68,9 +82,9 @@ def measure(folder, calls, base_first):
     import fastnn
     import fastnn_base
 
-    params = fastnn.init_params((400, 25, 10), seed=0)
     medians = {}
-    for name, new, base in workloads(fastnn, fastnn_base):
+    for name, layers, new, base in workloads(fastnn, fastnn_base):
+        params = fastnn.init_params(layers, seed=0)
         t_new, t_base = [], []
         pair = ((base, t_base), (new, t_new)) if base_first else ((new, t_new), (base, t_base))
         for f, _ in pair:
