@@ -48,6 +48,10 @@ VECTOR_BYTES = chosen_vector_bytes(host=HOST_VECTOR_BYTES)
 # the column search compacts a vector of columns at a time; elsewhere LLVM would emulate it
 # with a branch per lane, and a branch-free scalar loop does better
 COMPRESS_STORES = VECTOR_BYTES == 64
+# Vectors of units the micro-kernels keep in registers for each of a group's eight rows: two
+# (sixteen accumulators) in AVX-512's 32 registers; one in the 16 of AVX2 and SSE2, where
+# sixteen accumulators would spill
+TILE_VECTORS = 2 if VECTOR_BYTES == 64 else 1
 
 
 def isa_name(width=VECTOR_BYTES):

@@ -55,11 +55,11 @@ def problem(layers, m, seed=0, scale=1.0):
 
 def sparse_problem(layers, m, seed=0, scale=1.0):
     """Mostly-zero inputs, as digit images are: the first layer reads only the columns where
-    one of four rows is non-zero, and the checker skips zero inputs. Blank rows (a whole four
-    among them), blank columns and negative values included."""
+    one of a group's eight rows is non-zero, and the checker skips zero inputs. Blank rows (a
+    whole group among them), blank columns and negative values included."""
     params, X, y = problem(layers, m, seed=seed, scale=scale)
     X[np.random.default_rng(seed).random(X.shape) < 0.75] = 0
-    X[3:9] = 0
+    X[6:17] = 0
     X[:, ::3] = 0
     X[20] = -X[21]
     return params, X, y

@@ -12,14 +12,14 @@ from conftest import sparse_problem
 
 
 @pytest.mark.parametrize("m", [1, 4, 5, 37])
-def test_nonzero_columns_are_the_union_over_blocks_of_four_rows(m):
+def test_nonzero_columns_are_the_union_over_groups_of_eight_rows(m):
     X = sparse_problem((30, 25, 10), 37, seed=1)[1][:m]
     lists = kernels.nonzero_columns(X)
     starts, cols = lists.starts, lists.cols
     assert lists.cached
-    assert starts.shape == (2 * -(-m // 8) + 1,) and starts[0] == 0  # two blocks a group
+    assert starts.shape == (-(-m // 8) + 1,) and starts[0] == 0  # a block a group
     for b in range(starts.size - 1):
-        block = X[np.minimum(np.arange(4 * b, 4 * b + 4), m - 1)]  # last rows clamped
+        block = X[np.minimum(np.arange(8 * b, 8 * b + 8), m - 1)]  # last rows clamped
         np.testing.assert_array_equal(cols[starts[b]:starts[b + 1]],
                                       np.flatnonzero((block != 0).any(axis=0)))
 

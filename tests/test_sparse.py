@@ -11,7 +11,7 @@ from conftest import DTYPES, assert_close, peak_memory_growth
 from conftest import REORDERED_RTOL as RTOL
 
 # Sparse rows are summed over their own columns: the forward pass gives the dense path's bits,
-# gradients add a row at a time (the dense pass adds four rows' products first): RTOL is
+# gradients add a row at a time (the dense pass adds a group's eight rows' products first): RTOL is
 # conftest's REORDERED_RTOL.
 # fused (the first layer skips zeros) and BLAS (a layer of 100 000 weights or more: the
 # plan of both cost_grad and predictions) plans

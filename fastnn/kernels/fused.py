@@ -16,8 +16,8 @@ from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .columns import start_group, unsearched_columns, worker_columns
 from .inputs import by_input, values
-from .micro import (activate_block, affine_4, loss_columns, outer_4, output_values,
-                    sparse_affine_4, sparse_outer_4, times_slope, weigh_column)
+from .micro import (activate_block, affine_group, loss_columns, outer_group, output_values,
+                    sparse_affine_group, sparse_outer_group, times_slope, weigh_column)
 from .packing import (Placement, Packed, add_unpacked, aligned_zeros, chunk,
                       fixed_order_sum, placement, n_chunks, pack_weights, summed_unpacked)
 from .sharing import borrowed, held
@@ -82,22 +82,22 @@ class Group(NamedTuple):
 
 
 @kernel(inline=True)
-def affine_inputs(group, block, act, l, half, wt, width, dst, dst_col):
-    """``affine_4`` of half a group (first block ``block``) over layer l's inputs: X's
+def affine_inputs(group, block, act, l, wt, width, dst, dst_col):
+    """``affine_group`` of a group (its columns' block ``block``) over layer l's inputs: X's
     non-zero columns for l = 0, the previous layer's units in act otherwise."""
     if l == 0:
-        _affine_x(group.X, group, block + half, 4 * half, wt, width, dst, dst_col)
+        _affine_x(group.X, group, block, wt, width, dst, dst_col)
     else:
-        affine_units(act, group, l, 4 * half, wt, width, dst, dst_col, False)
+        affine_units(act, group, l, wt, width, dst, dst_col, False)
 
 
 @kernel(inline=True)
-def outer_inputs(group, block, act, l, half, d, d_col, gt, width):
-    """``outer_4`` (bias row included) of half a group over layer l's inputs."""
+def outer_inputs(group, block, act, l, d, d_col, gt, width):
+    """``outer_group`` (bias row included) of a group over layer l's inputs."""
     if l == 0:
-        _outer_x(group.X, group, block + half, 4 * half, d, d_col, gt, width)
+        _outer_x(group.X, group, block, d, d_col, gt, width)
     else:
-        outer_units(act, group, l, 4 * half, d, d_col, gt, width, True)
+        outer_units(act, group, l, d, d_col, gt, width, True)
 
 
 @kernel(inline=True)
@@ -106,57 +106,57 @@ def _block_span(group, b):
     return group.ws.columns.starts[b], group.ws.columns.starts[b + 1]
 
 
-def _dense_affine_x(X, group, b, g0, wt, width, dst, dst_col):
-    """``affine_4`` of the first layer: X's rows over block b's non-zero columns (dense X), or
-    each row over its own columns (``sparse_affine_4``, a ``CsrRows`` X)."""
+def _dense_affine_x(X, group, b, wt, width, dst, dst_col):
+    """``affine_group`` of the first layer: X's rows over block b's non-zero columns (dense X),
+    or each row over its own columns (``sparse_affine_group``, a ``CsrRows`` X)."""
     start, stop = _block_span(group, b)
-    # X's columns from np.int64(0), not a literal 0: Numba would compile affine_4 (and outer_4)
-    # once for literal 0 and again for the buffers' int64 offsets, 0.8 s more of a first call
-    affine_4(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, g0, wt,
-             width, dst, dst_col, False)
+    # X's columns from np.int64(0), not a literal 0: Numba would compile affine_group (and
+    # outer_group) once for literal 0 and again for the buffers' int64 offsets, 0.8 s more of
+    # a first call
+    affine_group(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, wt,
+                 width, dst, dst_col, False)
 
 
-def _sparse_affine_x(X, group, b, g0, wt, width, dst, dst_col):
-    sparse_affine_4(X.data, X.indices, X.indptr, group.ws.rows, g0, wt, width, dst, dst_col)
+def _sparse_affine_x(X, group, b, wt, width, dst, dst_col):
+    sparse_affine_group(X.data, X.indices, X.indptr, group.ws.rows, wt, width, dst, dst_col)
 
 
 _affine_x = by_input(_dense_affine_x, _sparse_affine_x)
 
 
-def _dense_outer_x(X, group, b, g0, d, d_col, gt, width):
-    """``outer_4`` of the first layer, bias row included, as ``_affine_x`` reads X."""
+def _dense_outer_x(X, group, b, d, d_col, gt, width):
+    """``outer_group`` of the first layer, bias row included, as ``_affine_x`` reads X."""
     start, stop = _block_span(group, b)
-    outer_4(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, g0, d,
-            d_col, gt, width, True)  # np.int64(0): see _dense_affine_x
+    outer_group(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, d,
+                d_col, gt, width, True)  # np.int64(0): see _dense_affine_x
 
 
-def _sparse_outer_x(X, group, b, g0, d, d_col, gt, width):
-    sparse_outer_4(X.data, X.indices, X.indptr, group.ws.rows, g0, d, d_col, gt, width)
+def _sparse_outer_x(X, group, b, d, d_col, gt, width):
+    sparse_outer_group(X.data, X.indices, X.indptr, group.ws.rows, d, d_col, gt, width)
 
 
 _outer_x = by_input(_dense_outer_x, _sparse_outer_x)
 
 
 @kernel(inline=True)
-def affine_units(buffer, group, i, g0, wt, width, dst, dst_col, accumulate):
-    """``affine_4`` over layer i's units in a group buffer (activations, deltas, R{.})."""
-    affine_4(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit, group.layers[i],
-             g0, wt, width, dst, dst_col, accumulate)
+def affine_units(buffer, group, i, wt, width, dst, dst_col, accumulate):
+    """``affine_group`` over layer i's units in a group buffer (activations, deltas, R{.})."""
+    affine_group(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit,
+                 group.layers[i], wt, width, dst, dst_col, accumulate)
 
 
 @kernel(inline=True)
-def outer_units(buffer, group, i, g0, d, d_col, gt, width, bias):
-    """``outer_4`` over layer i's units in a group buffer."""
-    outer_4(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit, group.layers[i],
-            g0, d, d_col, gt, width, bias)
+def outer_units(buffer, group, i, d, d_col, gt, width, bias):
+    """``outer_group`` over layer i's units in a group buffer."""
+    outer_group(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit,
+                group.layers[i], d, d_col, gt, width, bias)
 
 
 @kernel(inline=True)
 def back_propagate(buffer, group, i, wt, width, dst, dst_col, accumulate):
     """dst[:, dst_col:] (+)= W^T of layer i's units in buffer, the whole group (wt: a packed
     backward matrix)."""
-    for half in range(2):
-        affine_units(buffer, group, i, 4 * half, wt, width, dst, dst_col, accumulate)
+    affine_units(buffer, group, i, wt, width, dst, dst_col, accumulate)
 
 
 @kernel(inline=True)
@@ -165,10 +165,9 @@ def forward_group(group, block, packed, state):
     place = group.place
     n = group.layers.shape[0] - 1
     for l in range(n):
-        for half in range(2):
-            affine_inputs(group, block, state.act, l, half,
-                          packed.forward[place.forward_at[l]:place.forward_at[l + 1]],
-                          place.padded[l + 1], state.pre, place.column[l + 1])
+        affine_inputs(group, block, state.act, l,
+                      packed.forward[place.forward_at[l]:place.forward_at[l + 1]],
+                      place.padded[l + 1], state.pre, place.column[l + 1])
         if l < n - 1:
             activate_block(state.pre, state.act, place.column[l + 1], place.padded[l + 1],
                            group.activation)
@@ -205,9 +204,8 @@ def backward_group(group, block, packed, state, grad):
     """Back-propagate the group's output deltas; add its gradient into grad (packed)."""
     place = group.place
     for l in range(group.layers.shape[0] - 2, -1, -1):
-        for half in range(2):
-            outer_inputs(group, block, state.act, l, half, state.delta, place.column[l + 1],
-                         grad[place.forward_at[l]:place.forward_at[l + 1]], place.padded[l + 1])
+        outer_inputs(group, block, state.act, l, state.delta, place.column[l + 1],
+                     grad[place.forward_at[l]:place.forward_at[l + 1]], place.padded[l + 1])
         if l > 0:
             back_propagate(state.delta, group, l + 1,
                            packed.backward[place.backward_at[l]:place.backward_at[l + 1]],
@@ -222,7 +220,7 @@ def cost_grad_chunk(X, Y, weights, layers, codes, place, packed, columns, lo, hi
     """Serial worker on packed weights: ``(loss, read)``, the summed loss over rows lo..hi-1
     and the sum of their |x| where the columns were found now (``start_group``); adds their
     summed gradient into packed_grad (packed layout) when ``with_grad``. Cached ``columns``
-    need lo to be a multiple of four."""
+    need lo to be a multiple of GROUP_ROWS."""
     X, Y, weights, layers, codes, place, packed, columns, packed_grad = borrowed(
         (X, Y, weights, layers, codes, place, packed, columns, packed_grad))
     scratch = new_state(place, packed.forward), workspace(layers, packed.forward, columns)

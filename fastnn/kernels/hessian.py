@@ -26,13 +26,12 @@ def _forward_along(group, block, pw, pv, state, r):
     n = group.layers.shape[0] - 1
     for l in range(n):
         width, at = place.padded[l + 1], place.column[l + 1]
-        for half in range(2):  # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
-            affine_inputs(group, block, state.act, l, half,
-                          pv.forward[place.forward_at[l]:place.forward_at[l + 1]], width, r.pre, at)
-            if l > 0:
-                affine_units(r.act, group, l, 4 * half,
-                             pw.forward[place.forward_at[l]:place.forward_at[l + 1]], width, r.pre,
-                             at, True)
+        # R{z} = V [1, a] (+ W[:, 1:] R{a} above the inputs)
+        affine_inputs(group, block, state.act, l,
+                      pv.forward[place.forward_at[l]:place.forward_at[l + 1]], width, r.pre, at)
+        if l > 0:
+            affine_units(r.act, group, l, pw.forward[place.forward_at[l]:place.forward_at[l + 1]],
+                         width, r.pre, at, True)
         if l < n - 1:
             times_slope(state.act, r.pre, r.act, at, width, group.activation)
 
@@ -46,10 +45,10 @@ def _backward_along(group, block, pw, pv, state, r, hv):
     for l in range(layers.shape[0] - 2, -1, -1):
         H = hv[place.forward_at[l]:place.forward_at[l + 1]]
         width, at = place.padded[l + 1], place.column[l + 1]
-        for half in range(2):  # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
-            outer_inputs(group, block, state.act, l, half, rdelta, at, H, width)
-            if l > 0:
-                outer_units(r.act, group, l, 4 * half, delta, at, H, width, False)
+        # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
+        outer_inputs(group, block, state.act, l, rdelta, at, H, width)
+        if l > 0:
+            outer_units(r.act, group, l, delta, at, H, width, False)
         if l == 0:
             continue
         WB = pw.backward[place.backward_at[l]:place.backward_at[l + 1]]

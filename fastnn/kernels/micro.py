@@ -1,8 +1,10 @@
-"""The vector micro-kernels every layer runs on, four rows at a time.
+"""The vector micro-kernels every layer runs on, a group of eight rows at a time.
 
-``affine_4``: z = b + sum_k x_k W[:, k] over a list of input columns, the units of z in
-registers; ``outer_4``: G[:, k] += sum_r x_rk d_r. Four rows x two vectors of units sit in
-eight registers, and each vector of weights is loaded once for the four rows. Weights come in
+``affine_group``: z = b + sum_k x_k W[:, k] over a list of input columns, the units of z in
+registers; ``outer_group``: G[:, k] += sum_r x_rk d_r. The group's rows x ``TILE_VECTORS``
+vectors of units sit in registers (``fastnn._isa``: two vectors where AVX-512's 32 registers
+hold sixteen accumulators, one elsewhere), and each vector of weights is loaded once for the
+eight rows. Weights come in
 the packed layout of :mod:`.packing`, a matrix of ``(1 + inputs, width)`` with width the
 padded units; states are ``(GROUP_ROWS, width of all layers)`` buffers, a layer's units from a
 column on.
@@ -10,6 +12,7 @@ column on.
 
 import numpy as np
 
+from .._isa import TILE_VECTORS
 from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .scalars import LOGISTIC, RELU, SOFTMAX, TANH
@@ -21,95 +24,123 @@ from .vectors import (lanes, vadd, vdiv, vexp, vfma, vlog, vlog_loss, vmax, vmul
 # arrays made per call costs its reference counts every time (X's, shared by both threads),
 # and read inside the loops it cost cost_grad and predict 5-20 % (interleaved A/B, 2 threads).
 @kernel()
-def affine_4(x, rows, c0, cols, n, g0, wt, width, dst, dst_col, accumulate):
-    """dst[g0 + r, dst_col + j] = wt[j] + sum_k x[rows[g0 + r], c0 + k] wt[(1 + k) width + j]
-    for k in cols[:n], r < 4, j < width; with ``accumulate`` the sum is added to dst, no bias row.
+def affine_group(x, rows, c0, cols, n, wt, width, dst, dst_col, accumulate):
+    """dst[g, dst_col + j] = wt[j] + sum_k x[rows[g], c0 + k] wt[(1 + k) width + j] for k in
+    cols[:n], the group's rows g, j < width; with ``accumulate`` the sum is added to dst, no
+    bias row.
 
-    Two vectors of units at a time (one in the last step of an odd number): eight
-    accumulators in registers, and each weight vector loaded once for the four rows.
+    The eight rows x ``TILE_VECTORS`` vectors of units in registers: each weight vector is
+    loaded once for the eight rows.
     """
     L = lanes(wt)
-    x0, x1, x2, x3 = x[rows[g0]], x[rows[g0 + 1]], x[rows[g0 + 2]], x[rows[g0 + 3]]
-    z0, z1, z2, z3 = dst[g0], dst[g0 + 1], dst[g0 + 2], dst[g0 + 3]
-    for j in range(0, width, 2 * L):
-        pair = j + L < width
-        if accumulate:
-            a0, a1, a2, a3 = (vload(z0, dst_col + j), vload(z1, dst_col + j),
-                              vload(z2, dst_col + j), vload(z3, dst_col + j))
-        else:
-            a0 = a1 = a2 = a3 = vload(wt, j)
-        b0 = b1 = b2 = b3 = a0  # unused in a one-vector step
-        if pair and accumulate:
-            b0, b1, b2, b3 = (vload(z0, dst_col + j + L), vload(z1, dst_col + j + L),
-                              vload(z2, dst_col + j + L), vload(z3, dst_col + j + L))
-        elif pair:
-            b0 = b1 = b2 = b3 = vload(wt, j + L)
+    x0, x1, x2, x3 = x[rows[0]], x[rows[1]], x[rows[2]], x[rows[3]]
+    x4, x5, x6, x7 = x[rows[4]], x[rows[5]], x[rows[6]], x[rows[7]]
+    for j in range(0, width, TILE_VECTORS * L):
+        pair = TILE_VECTORS == 2 and j + L < width
+        a0, a1, a2, a3, a4, a5, a6, a7 = _starts(dst, dst_col + j, wt, j, accumulate)
+        b0, b1, b2, b3, b4, b5, b6, b7 = (
+            _starts(dst, dst_col + j + L, wt, j + L, accumulate) if pair else
+            (a0, a0, a0, a0, a0, a0, a0, a0))  # unused in a one-vector step
         for t in range(n):
-            k = cols[t]
-            o = (1 + k) * width + j
-            s0, s1 = vsplat(x0[c0 + k], wt), vsplat(x1[c0 + k], wt)
-            s2, s3 = vsplat(x2[c0 + k], wt), vsplat(x3[c0 + k], wt)
+            k, o = c0 + cols[t], (1 + cols[t]) * width + j
             u = vload(wt, o)
-            a0, a1, a2, a3 = vfma(s0, u, a0), vfma(s1, u, a1), vfma(s2, u, a2), vfma(s3, u, a3)
-            if pair:
-                v = vload(wt, o + L)
-                b0, b1 = vfma(s0, v, b0), vfma(s1, v, b1)
-                b2, b3 = vfma(s2, v, b2), vfma(s3, v, b3)
-        vstore(z0, dst_col + j, a0)
-        vstore(z1, dst_col + j, a1)
-        vstore(z2, dst_col + j, a2)
-        vstore(z3, dst_col + j, a3)
-        if pair:
-            vstore(z0, dst_col + j + L, b0)
-            vstore(z1, dst_col + j + L, b1)
-            vstore(z2, dst_col + j + L, b2)
-            vstore(z3, dst_col + j + L, b3)
+            v = vload(wt, o + L) if pair else u
+            a0, b0 = _fma_pair(x0[k], u, v, a0, b0, pair)
+            a1, b1 = _fma_pair(x1[k], u, v, a1, b1, pair)
+            a2, b2 = _fma_pair(x2[k], u, v, a2, b2, pair)
+            a3, b3 = _fma_pair(x3[k], u, v, a3, b3, pair)
+            a4, b4 = _fma_pair(x4[k], u, v, a4, b4, pair)
+            a5, b5 = _fma_pair(x5[k], u, v, a5, b5, pair)
+            a6, b6 = _fma_pair(x6[k], u, v, a6, b6, pair)
+            a7, b7 = _fma_pair(x7[k], u, v, a7, b7, pair)
+        c = dst_col + j
+        _store_pair(dst[0], c, L, a0, b0, pair)
+        _store_pair(dst[1], c, L, a1, b1, pair)
+        _store_pair(dst[2], c, L, a2, b2, pair)
+        _store_pair(dst[3], c, L, a3, b3, pair)
+        _store_pair(dst[4], c, L, a4, b4, pair)
+        _store_pair(dst[5], c, L, a5, b5, pair)
+        _store_pair(dst[6], c, L, a6, b6, pair)
+        _store_pair(dst[7], c, L, a7, b7, pair)
+
+
+@kernel(inline=True)
+def _starts(dst, col, wt, j, accumulate):
+    """The eight rows' accumulators of a vector: dst's from column col, or the bias wt[j:]."""
+    if accumulate:
+        return (vload(dst[0], col), vload(dst[1], col), vload(dst[2], col), vload(dst[3], col),
+                vload(dst[4], col), vload(dst[5], col), vload(dst[6], col), vload(dst[7], col))
+    u = vload(wt, j)
+    return u, u, u, u, u, u, u, u
+
+
+@kernel(inline=True)
+def _fma_pair(xk, u, v, a, b, pair):
+    """``(a + xk u, b + xk v)`` (b left where not ``pair``)."""
+    s = vsplat(xk, u)
+    return vfma(s, u, a), (vfma(s, v, b) if pair else b)
+
+
+@kernel(inline=True)
+def _store_pair(row, c, L, a, b, pair):
+    vstore(row, c, a)
+    if pair:
+        vstore(row, c + L, b)
 
 
 @kernel()
-def outer_4(x, rows, c0, cols, n, g0, d, d_col, gt, width, bias):
-    """gt[(1 + k) width + j] += sum_r x[rows[g0 + r], c0 + k] d[g0 + r, d_col + j] for k in
-    cols[:n], r < 4, j < width; with ``bias`` also gt[j] += sum_r d[g0 + r, d_col + j].
-    Two vectors of units at a time, as in ``affine_4``."""
+def outer_group(x, rows, c0, cols, n, d, d_col, gt, width, bias):
+    """gt[(1 + k) width + j] += sum_g x[rows[g], c0 + k] d[g, d_col + j] for k in cols[:n],
+    the group's rows g, j < width; with ``bias`` also gt[j] += sum_g d[g, d_col + j].
+    ``TILE_VECTORS`` vectors of the eight rows' deltas in registers, as in ``affine_group``."""
     L = lanes(gt)
-    x0, x1, x2, x3 = x[rows[g0]], x[rows[g0 + 1]], x[rows[g0 + 2]], x[rows[g0 + 3]]
-    d0, d1, d2, d3 = d[g0], d[g0 + 1], d[g0 + 2], d[g0 + 3]
-    for j in range(0, width, 2 * L):
-        pair = j + L < width
-        a0, a1, a2, a3 = (vload(d0, d_col + j), vload(d1, d_col + j), vload(d2, d_col + j),
-                          vload(d3, d_col + j))
-        b0 = b1 = b2 = b3 = a0
-        if pair:
-            b0, b1, b2, b3 = (vload(d0, d_col + j + L), vload(d1, d_col + j + L),
-                              vload(d2, d_col + j + L), vload(d3, d_col + j + L))
+    x0, x1, x2, x3 = x[rows[0]], x[rows[1]], x[rows[2]], x[rows[3]]
+    x4, x5, x6, x7 = x[rows[4]], x[rows[5]], x[rows[6]], x[rows[7]]
+    for j in range(0, width, TILE_VECTORS * L):
+        pair = TILE_VECTORS == 2 and j + L < width
+        a = _starts(d, d_col + j, gt, j, True)
+        b = _starts(d, d_col + j + L, gt, j, True) if pair else a
         if bias:
-            vstore(gt, j, vadd(vload(gt, j), vadd(vadd(a0, a1), vadd(a2, a3))))
+            _add_rows(gt, j, a)
             if pair:
-                vstore(gt, j + L, vadd(vload(gt, j + L), vadd(vadd(b0, b1), vadd(b2, b3))))
+                _add_rows(gt, j + L, b)
         for t in range(n):
-            k = cols[t]
-            o = (1 + k) * width + j
-            s0, s1 = vsplat(x0[c0 + k], gt), vsplat(x1[c0 + k], gt)
-            s2, s3 = vsplat(x2[c0 + k], gt), vsplat(x3[c0 + k], gt)
-            # two chains of two FMAs per vector, not one of four: half the latency
-            vstore(gt, o, vadd(vfma(s0, a0, vfma(s1, a1, vload(gt, o))),
-                               vfma(s2, a2, vmul(s3, a3))))
+            k, o = c0 + cols[t], (1 + cols[t]) * width + j
+            s = (vsplat(x0[k], gt), vsplat(x1[k], gt), vsplat(x2[k], gt), vsplat(x3[k], gt),
+                 vsplat(x4[k], gt), vsplat(x5[k], gt), vsplat(x6[k], gt), vsplat(x7[k], gt))
+            _add_outer(gt, o, s, a)
             if pair:
-                vstore(gt, o + L, vadd(vfma(s0, b0, vfma(s1, b1, vload(gt, o + L))),
-                                       vfma(s2, b2, vmul(s3, b3))))
+                _add_outer(gt, o + L, s, b)
+
+
+@kernel(inline=True)
+def _add_rows(gt, o, a):
+    """gt[o:o + lanes] += the sum of the eight vectors a."""
+    vstore(gt, o, vadd(vload(gt, o), vadd(vadd(vadd(a[0], a[1]), vadd(a[2], a[3])),
+                                          vadd(vadd(a[4], a[5]), vadd(a[6], a[7])))))
+
+
+@kernel(inline=True)
+def _add_outer(gt, o, s, a):
+    """gt[o:o + lanes] += sum_g s[g] a[g]: two chains of four FMAs, not one of eight (half the
+    latency)."""
+    first = vfma(s[0], a[0], vfma(s[1], a[1], vfma(s[2], a[2], vfma(s[3], a[3], vload(gt, o)))))
+    second = vfma(s[4], a[4], vfma(s[5], a[5], vfma(s[6], a[6], vmul(s[7], a[7]))))
+    vstore(gt, o, vadd(first, second))
 
 
 @kernel()
-def sparse_affine_4(data, indices, indptr, rows, g0, wt, width, dst, dst_col):
-    """``affine_4`` of the first layer for CSR rows: dst[g0 + r, dst_col + j] = wt[j] + sum_p
-    data[p] wt[(1 + indices[p]) width + j] over the entries p of row rows[g0 + r], r < 4, j < width.
+def sparse_affine_group(data, indices, indptr, rows, wt, width, dst, dst_col):
+    """``affine_group`` of the first layer for CSR rows: dst[g, dst_col + j] = wt[j] + sum_p
+    data[p] wt[(1 + indices[p]) width + j] over the entries p of row rows[g], the group's rows
+    g, j < width.
 
-    Each row over its own columns, ascending (the sums of ``affine_4`` over a dense row, its
-    zeros left out: the same bits), four vectors of units at a time.
+    Each row over its own columns, ascending (the sums of ``affine_group`` over a dense row,
+    its zeros left out: the same bits), four vectors of units at a time.
     """
     L = lanes(wt)
-    for r in range(4):
-        i, z = rows[g0 + r], dst[g0 + r]
+    for r in range(GROUP_ROWS):
+        i, z = rows[r], dst[r]
         for j in range(0, width, 4 * L):
             more = (width - j) // L  # vectors left: the step takes up to four
             a0 = vload(wt, j)
@@ -136,13 +167,14 @@ def sparse_affine_4(data, indices, indptr, rows, g0, wt, width, dst, dst_col):
 
 
 @kernel()
-def sparse_outer_4(data, indices, indptr, rows, g0, d, d_col, gt, width):
-    """``outer_4`` of the first layer for CSR rows, bias row included: gt[j] += d[g0 + r, d_col +
-    j] and gt[(1 + indices[p]) width + j] += data[p] d[g0 + r, d_col + j] over the entries p of
-    row rows[g0 + r], r < 4, j < width; a row at a time, four vectors of deltas in registers."""
+def sparse_outer_group(data, indices, indptr, rows, d, d_col, gt, width):
+    """``outer_group`` of the first layer for CSR rows, bias row included: gt[j] += d[g, d_col
+    + j] and gt[(1 + indices[p]) width + j] += data[p] d[g, d_col + j] over the entries p of
+    row rows[g], the group's rows g, j < width; a row at a time, four vectors of deltas in
+    registers."""
     L = lanes(gt)
-    for r in range(4):
-        i, e = rows[g0 + r], d[g0 + r]
+    for r in range(GROUP_ROWS):
+        i, e = rows[r], d[r]
         for j in range(0, width, 4 * L):
             more = (width - j) // L  # vectors left: the step takes up to four
             q0 = vload(e, d_col + j)

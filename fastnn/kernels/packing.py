@@ -58,7 +58,7 @@ def n_chunks(m):
 @kernel()
 def chunk(n, nc, c, unit):
     """Items ``(lo, hi)`` of chunk c when n items are cut into nc chunks at multiples of unit
-    (GROUP_ROWS for the group drivers, so that blocks of four rows start at multiples of four)."""
+    (GROUP_ROWS for the group drivers, so that cached column blocks line up with the groups)."""
     units = (n + unit - 1) // unit
     return c * units // nc * unit, min(n, (c + 1) * units // nc * unit)
 
