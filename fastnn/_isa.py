@@ -11,6 +11,8 @@ import os
 
 from llvmlite import binding
 
+from .tunables import GROUP_ROWS
+
 ENVIRONMENT = "FASTNN_VECTOR_BYTES"
 WIDTHS = (16, 32, 64)
 
@@ -48,10 +50,12 @@ VECTOR_BYTES = chosen_vector_bytes(host=HOST_VECTOR_BYTES)
 # the column search compacts a vector of columns at a time; elsewhere LLVM would emulate it
 # with a branch per lane, and a branch-free scalar loop does better
 COMPRESS_STORES = VECTOR_BYTES == 64
-# Vectors of units the micro-kernels keep in registers for each of a group's eight rows: two
-# (sixteen accumulators) in AVX-512's 32 registers; one in the 16 of AVX2 and SSE2, where
-# sixteen accumulators would spill
-TILE_VECTORS = 2 if VECTOR_BYTES == 64 else 1
+# Rows the micro-kernels keep in registers, two vectors of units each (kernels.micro): 8
+# (sixteen accumulators) in AVX-512's 32 registers, each weight vector loaded once for 8 rows
+# (the first layer's weights come from L2); 4 in the 16 of AVX2 and SSE2, where sixteen would
+# spill (8 rows x 1 vector there: 8-21 % slower, `FASTNN_VECTOR_BYTES=32 python bench/ab.py`)
+TILE_ROWS = 8 if VECTOR_BYTES == 64 else 4
+TILES = GROUP_ROWS // TILE_ROWS  # tiles a group of rows is read in
 
 
 def isa_name(width=VECTOR_BYTES):

@@ -76,7 +76,7 @@ if VECTOR_BYTES != HOST_VECTOR_BYTES:
         f"vector-bytes-{VECTOR_BYTES}")
 
 
-def kernel(parallel=False, inline=False):
+def kernel(parallel=False, inline=False, ordered=False):
     """Decorator: ``numba.njit`` with fastnn's policy (cached, nogil, numpy error model); a
     parallel kernel comes back as a function that holds the parallel lock while it runs (call
     it from Python, never from another kernel).
@@ -88,6 +88,8 @@ def kernel(parallel=False, inline=False):
     changing between a first and a second process)."""
     def decorate(function):
         options = dict(jit_options(), inline="always" if inline else "never")
+        if ordered:
+            options["fastmath"] = set(FASTMATH - {"reassoc"})
         compiled = _cached_njit(function, parallel=parallel and PRANGE_ONLY, **options)
         if not parallel:
             return compiled

@@ -1,6 +1,6 @@
-"""Where the first layer's inputs are non-zero, by groups of rows.
+"""Where the first layer's inputs are non-zero, by tiles of rows.
 
-The micro-kernels of the first layer read only the columns where one of a group's rows is
+The micro-kernels of the first layer read only the columns where one of a tile's rows is
 non-zero (three quarters of a digit image are blank), with no loss of exactness. The lists are
 found once for all of X (``nonzero_columns``: an ``Objective``'s rows do) or by each worker for
 each group as it goes (``unsearched_columns()`` asks for that); both find them with
@@ -12,18 +12,20 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from .._isa import COMPRESS_STORES
+from .._isa import COMPRESS_STORES, TILE_ROWS, TILES
 from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .inputs import by_input
+from .micro import upper_rows
 from .packing import chunk, n_chunks
 from .vectors import lanes, vabs, vadd, vcompress, vload, vsplat, vsum
 
 
 class ColumnLists(NamedTuple):
-    """Non-zero input columns of groups of rows: block b's are ``cols[starts[b]:starts[b +
-    1]]``. ``cached``: the lists of all of X, block b = the group of rows from GROUP_ROWS b on;
-    otherwise a worker's own block 0, refilled for each group."""
+    """Non-zero input columns of tiles of rows (``TILE_ROWS``, ``TILES`` a group): block b's
+    are ``cols[starts[b]:starts[b + 1]]``. ``cached``: the lists of all of X, block b = the
+    rows from TILE_ROWS b on; otherwise a worker's own blocks of one group, refilled for each
+    group."""
 
     starts: np.ndarray  # int64
     cols: np.ndarray  # int32
@@ -38,10 +40,11 @@ def unsearched_columns():
 
 @kernel()
 def worker_columns(columns, n_inputs):
-    """The lists a worker reads: the cached ones, or room for a group's."""
+    """The lists a worker reads: the cached ones, or room for a group's blocks."""
     if columns.cached:
         return columns
-    return ColumnLists(np.zeros(2, np.int64), np.empty(n_inputs, np.int32), False)
+    return ColumnLists(np.zeros(TILES + 1, np.int64), np.empty(TILES * n_inputs, np.int32),
+                       False)
 
 
 @kernel(inline=True)
@@ -52,38 +55,52 @@ def group_rows(lo, hi, rows):
     return min(GROUP_ROWS, hi - lo)
 
 
-def _dense_find_columns(X, rows, starts, cols, mass):
-    """Columns where one of the group's rows X[rows] is non-zero, into cols[:starts[1]]
-    (starts[0] = 0): returns the sum of the rows' |x| (not finite where one is nan or inf; a
-    column with a nan is left out). mass: a row of scratch.
+@kernel(inline=True)
+def _block_columns(X, rows, g0, cols, mass):
+    """Columns where one of a tile's rows X[rows[g0:g0 + TILE_ROWS]] is non-zero, into cols:
+    ``(count, read)``, read the sum of the rows' |x| (not finite where one is nan or inf; a
+    column with a nan is left out).
 
     With compress stores (AVX-512), a vector of columns at a time: their absolute sums, the
     positive ones' indices stored in one instruction. Otherwise, and for the columns after the
     last whole vector: the absolute sums (a loop LLVM vectorises), then a branch-free
     compaction.
     """
-    x0, x1, x2, x3 = X[rows[0]], X[rows[1]], X[rows[2]], X[rows[3]]
-    x4, x5, x6, x7 = X[rows[4]], X[rows[5]], X[rows[6]], X[rows[7]]
+    x0, x1, x2, x3 = X[rows[g0]], X[rows[g0 + 1]], X[rows[g0 + 2]], X[rows[g0 + 3]]
+    x4, x5, x6, x7 = upper_rows(X, rows, g0)
     n, read, rest = 0, 0.0, 0
     if COMPRESS_STORES:
         L = lanes(mass)
         total = vsplat(0.0, mass)
         for k in range(0, X.shape[1] - L + 1, L):
-            v = vadd(vadd(vadd(vabs(vload(x0, k)), vabs(vload(x1, k))),
-                          vadd(vabs(vload(x2, k)), vabs(vload(x3, k)))),
-                     vadd(vadd(vabs(vload(x4, k)), vabs(vload(x5, k))),
-                          vadd(vabs(vload(x6, k)), vabs(vload(x7, k)))))
+            v = vadd(vadd(vabs(vload(x0, k)), vabs(vload(x1, k))),
+                     vadd(vabs(vload(x2, k)), vabs(vload(x3, k))))
+            if TILE_ROWS == 8:
+                v = vadd(v, vadd(vadd(vabs(vload(x4, k)), vabs(vload(x5, k))),
+                                 vadd(vabs(vload(x6, k)), vabs(vload(x7, k)))))
             total = vadd(total, v)
             n += vcompress(v, k, cols, n)
         read, rest = float(vsum(total)), X.shape[1] // L * L
     for k in range(rest, X.shape[1]):
-        mass[k] = (((abs(x0[k]) + abs(x1[k])) + (abs(x2[k]) + abs(x3[k])))
-                   + ((abs(x4[k]) + abs(x5[k])) + (abs(x6[k]) + abs(x7[k]))))
+        mass[k] = (abs(x0[k]) + abs(x1[k])) + (abs(x2[k]) + abs(x3[k]))
+        if TILE_ROWS == 8:
+            mass[k] += (abs(x4[k]) + abs(x5[k])) + (abs(x6[k]) + abs(x7[k]))
         read += mass[k]
     for k in range(rest, X.shape[1]):
         cols[n] = k
         n += mass[k] > 0
-    starts[1] = n
+    return n, read
+
+
+def _dense_find_columns(X, rows, starts, cols, mass):
+    """The non-zero columns of a group's tiles of rows (``rows``), into cols: tile t's are
+    ``cols[starts[t]:starts[t + 1]]``, starts[0] = 0. mass: a row of scratch. Returns the sum
+    of the rows' |x| (``_block_columns``)."""
+    read = 0.0
+    for t in range(TILES):
+        n, block_read = _block_columns(X, rows, TILE_ROWS * t, cols[starts[t]:], mass)
+        starts[t + 1] = starts[t] + n
+        read += block_read
     return read
 
 
@@ -98,24 +115,24 @@ find_columns = by_input(_dense_find_columns, _sparse_find_columns)
 
 @kernel(inline=True)
 def start_group(X, columns, rows, mass, r, hi):
-    """Set a group up from row r on (rows up to hi): its rows, and its block in columns --
-    r // GROUP_ROWS of cached lists, or block 0 of the worker's own, found now.
-    Returns ``(valid, block, read)``: how many rows are real, the block, and the sum of the
-    group's |x| where its columns were found now (0 otherwise; not finite where X holds a nan
-    or inf)."""
+    """Set a group up from row r on (rows up to hi): its rows, and its first block in columns
+    -- r // TILE_ROWS of cached lists, or block 0 of the worker's own, found now.
+    Returns ``(valid, block, read)``: how many rows are real, the first block, and the sum of
+    the group's |x| where its columns were found now (0 otherwise; not finite where X holds a
+    nan or inf)."""
     valid = group_rows(r, hi, rows)
     if columns.cached:
-        return valid, r // GROUP_ROWS, 0.0
+        return valid, r // TILE_ROWS, 0.0
     return valid, 0, find_columns(X, rows, columns.starts, columns.cols, mass)
 
 
 @kernel(parallel=True)
 def nonzero_columns(X):
-    """The cached ``ColumnLists`` of all of X: a block per group of rows, found as the workers
+    """The cached ``ColumnLists`` of all of X: a block per tile of rows, found as the workers
     find them (``find_columns``). Two passes: the columns' lengths, then the columns."""
     m = X.shape[0]
     nc = n_chunks(m)
-    blocks = (m + GROUP_ROWS - 1) // GROUP_ROWS
+    blocks = (m + GROUP_ROWS - 1) // GROUP_ROWS * TILES
     starts, cols = np.zeros(blocks + 1, np.int64), np.empty(0, np.int32)
     for fill in range(2):
         if fill:
@@ -124,14 +141,17 @@ def nonzero_columns(X):
             cols = np.empty(starts[-1], np.int32)
         for c in prange(nc):
             rows, mass = np.empty(GROUP_ROWS, np.int64), np.empty(X.shape[1], X.dtype)
-            found_at, found = np.zeros(2, np.int64), np.empty(X.shape[1], np.int32)
+            found_at, found = np.zeros(TILES + 1, np.int64), np.empty(TILES * X.shape[1],
+                                                                         np.int32)
             lo, hi = chunk(m, nc, c, GROUP_ROWS)
             for r in range(lo, hi, GROUP_ROWS):
                 group_rows(r, hi, rows)
                 find_columns(X, rows, found_at, found, mass)
-                b = r // GROUP_ROWS
-                if fill:
-                    cols[starts[b]:starts[b + 1]] = found[:found_at[1]]
+                b = r // TILE_ROWS
+                if fill:  # the group's blocks at once: they are contiguous in cols too
+                    for t in range(found_at[TILES]):
+                        cols[starts[b] + t] = found[t]
                 else:
-                    starts[b + 1] = found_at[1]
+                    for t in range(TILES):
+                        starts[b + t + 1] = found_at[t + 1] - found_at[t]
     return ColumnLists(starts, cols, True)

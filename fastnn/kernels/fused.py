@@ -12,12 +12,13 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
+from .._isa import TILE_ROWS, TILES
 from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .columns import start_group, unsearched_columns, worker_columns
 from .inputs import by_input, values
-from .micro import (activate_block, affine_group, loss_columns, outer_group, output_values,
-                    sparse_affine_group, sparse_outer_group, times_slope, weigh_column)
+from .micro import (activate_block, affine_tile, loss_columns, outer_tile, output_values,
+                    sparse_affine_tile, sparse_outer_tile, times_slope, weigh_column)
 from .packing import (Placement, Packed, add_unpacked, aligned_zeros, chunk,
                       fixed_order_sum, placement, n_chunks, pack_weights, summed_unpacked)
 from .sharing import borrowed, held
@@ -83,21 +84,23 @@ class Group(NamedTuple):
 
 @kernel(inline=True)
 def affine_inputs(group, block, act, l, wt, width, dst, dst_col):
-    """``affine_group`` of a group (its columns' block ``block``) over layer l's inputs: X's
-    non-zero columns for l = 0, the previous layer's units in act otherwise."""
-    if l == 0:
-        _affine_x(group.X, group, block, wt, width, dst, dst_col)
-    else:
+    """``affine_tile`` of every tile of a group (its first column block ``block``) over layer
+    l's inputs: X's non-zero columns for l = 0, the previous layer's units in act otherwise."""
+    if l > 0:
         affine_units(act, group, l, wt, width, dst, dst_col, False)
+        return
+    for t in range(TILES):
+        _affine_x(group.X, group, block + t, TILE_ROWS * t, wt, width, dst, dst_col)
 
 
 @kernel(inline=True)
 def outer_inputs(group, block, act, l, d, d_col, gt, width):
-    """``outer_group`` (bias row included) of a group over layer l's inputs."""
-    if l == 0:
-        _outer_x(group.X, group, block, d, d_col, gt, width)
-    else:
+    """``outer_tile`` (bias row included) of every tile of a group over layer l's inputs."""
+    if l > 0:
         outer_units(act, group, l, d, d_col, gt, width, True)
+        return
+    for t in range(TILES):
+        _outer_x(group.X, group, block + t, TILE_ROWS * t, d, d_col, gt, width)
 
 
 @kernel(inline=True)
@@ -106,33 +109,33 @@ def _block_span(group, b):
     return group.ws.columns.starts[b], group.ws.columns.starts[b + 1]
 
 
-def _dense_affine_x(X, group, b, wt, width, dst, dst_col):
-    """``affine_group`` of the first layer: X's rows over block b's non-zero columns (dense X),
-    or each row over its own columns (``sparse_affine_group``, a ``CsrRows`` X)."""
+def _dense_affine_x(X, group, b, g0, wt, width, dst, dst_col):
+    """``affine_tile`` of the first layer: X's rows over block b's non-zero columns (dense X),
+    or each row over its own columns (``sparse_affine_tile``, a ``CsrRows`` X)."""
     start, stop = _block_span(group, b)
-    # X's columns from np.int64(0), not a literal 0: Numba would compile affine_group (and
-    # outer_group) once for literal 0 and again for the buffers' int64 offsets, 0.8 s more of
-    # a first call
-    affine_group(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, wt,
-                 width, dst, dst_col, False)
+    # X's columns from np.int64(0), not a literal 0: Numba would compile affine_tile (and
+    # outer_tile) once for literal 0 and again for the buffers' int64 offsets, 0.8 s more of a
+    # first call
+    affine_tile(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, g0,
+                wt, width, dst, dst_col, False)
 
 
-def _sparse_affine_x(X, group, b, wt, width, dst, dst_col):
-    sparse_affine_group(X.data, X.indices, X.indptr, group.ws.rows, wt, width, dst, dst_col)
+def _sparse_affine_x(X, group, b, g0, wt, width, dst, dst_col):
+    sparse_affine_tile(X.data, X.indices, X.indptr, group.ws.rows, g0, wt, width, dst, dst_col)
 
 
 _affine_x = by_input(_dense_affine_x, _sparse_affine_x)
 
 
-def _dense_outer_x(X, group, b, d, d_col, gt, width):
-    """``outer_group`` of the first layer, bias row included, as ``_affine_x`` reads X."""
+def _dense_outer_x(X, group, b, g0, d, d_col, gt, width):
+    """``outer_tile`` of the first layer, bias row included, as ``_affine_x`` reads X."""
     start, stop = _block_span(group, b)
-    outer_group(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, d,
-                d_col, gt, width, True)  # np.int64(0): see _dense_affine_x
+    outer_tile(X, group.ws.rows, np.int64(0), group.ws.columns.cols[start:], stop - start, g0,
+               d, d_col, gt, width, True)  # np.int64(0): see _dense_affine_x
 
 
-def _sparse_outer_x(X, group, b, d, d_col, gt, width):
-    sparse_outer_group(X.data, X.indices, X.indptr, group.ws.rows, d, d_col, gt, width)
+def _sparse_outer_x(X, group, b, g0, d, d_col, gt, width):
+    sparse_outer_tile(X.data, X.indices, X.indptr, group.ws.rows, g0, d, d_col, gt, width)
 
 
 _outer_x = by_input(_dense_outer_x, _sparse_outer_x)
@@ -140,16 +143,19 @@ _outer_x = by_input(_dense_outer_x, _sparse_outer_x)
 
 @kernel(inline=True)
 def affine_units(buffer, group, i, wt, width, dst, dst_col, accumulate):
-    """``affine_group`` over layer i's units in a group buffer (activations, deltas, R{.})."""
-    affine_group(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit,
-                 group.layers[i], wt, width, dst, dst_col, accumulate)
+    """``affine_tile`` of every tile over layer i's units in a group buffer (activations,
+    deltas, R{.})."""
+    for t in range(TILES):
+        affine_tile(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit,
+                    group.layers[i], TILE_ROWS * t, wt, width, dst, dst_col, accumulate)
 
 
 @kernel(inline=True)
 def outer_units(buffer, group, i, d, d_col, gt, width, bias):
-    """``outer_group`` over layer i's units in a group buffer."""
-    outer_group(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit,
-                group.layers[i], d, d_col, gt, width, bias)
+    """``outer_tile`` of every tile over layer i's units in a group buffer."""
+    for t in range(TILES):
+        outer_tile(buffer, group.ws.slots, group.place.column[i], group.ws.every_unit,
+                   group.layers[i], TILE_ROWS * t, d, d_col, gt, width, bias)
 
 
 @kernel(inline=True)

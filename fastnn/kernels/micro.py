@@ -1,10 +1,10 @@
-"""The vector micro-kernels every layer runs on, a group of eight rows at a time.
+"""The vector micro-kernels every layer runs on, a tile of a group's rows at a time.
 
-``affine_group``: z = b + sum_k x_k W[:, k] over a list of input columns, the units of z in
-registers; ``outer_group``: G[:, k] += sum_r x_rk d_r. The group's rows x ``TILE_VECTORS``
-vectors of units sit in registers (``fastnn._isa``: two vectors where AVX-512's 32 registers
-hold sixteen accumulators, one elsewhere), and each vector of weights is loaded once for the
-eight rows. Weights come in
+``affine_tile``: z = b + sum_k x_k W[:, k] over a list of input columns, the units of z in
+registers; ``outer_tile``: G[:, k] += sum_r x_rk d_r. A tile's rows x two vectors of units
+sit in registers, and each vector of weights is loaded once for the tile's rows:
+``TILE_ROWS`` (``fastnn._isa``) is 8 where AVX-512's 32 registers hold sixteen accumulators,
+4 where AVX2's 16 hold eight. Weights come in
 the packed layout of :mod:`.packing`, a matrix of ``(1 + inputs, width)`` with width the
 padded units; states are ``(GROUP_ROWS, width of all layers)`` buffers, a layer's units from a
 column on.
@@ -12,7 +12,7 @@ column on.
 
 import numpy as np
 
-from .._isa import TILE_VECTORS
+from .._isa import TILE_ROWS
 from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .scalars import LOGISTIC, RELU, SOFTMAX, TANH
@@ -24,22 +24,22 @@ from .vectors import (lanes, vadd, vdiv, vexp, vfma, vlog, vlog_loss, vmax, vmul
 # arrays made per call costs its reference counts every time (X's, shared by both threads),
 # and read inside the loops it cost cost_grad and predict 5-20 % (interleaved A/B, 2 threads).
 @kernel()
-def affine_group(x, rows, c0, cols, n, wt, width, dst, dst_col, accumulate):
-    """dst[g, dst_col + j] = wt[j] + sum_k x[rows[g], c0 + k] wt[(1 + k) width + j] for k in
-    cols[:n], the group's rows g, j < width; with ``accumulate`` the sum is added to dst, no
-    bias row.
+def affine_tile(x, rows, c0, cols, n, g0, wt, width, dst, dst_col, accumulate):
+    """dst[g0 + r, dst_col + j] = wt[j] + sum_k x[rows[g0 + r], c0 + k] wt[(1 + k) width + j]
+    for k in cols[:n], r < TILE_ROWS, j < width; with ``accumulate`` the sum is added to dst,
+    no bias row.
 
-    The eight rows x ``TILE_VECTORS`` vectors of units in registers: each weight vector is
-    loaded once for the eight rows.
+    TILE_ROWS rows x two vectors of units in registers (one in the last step of an odd
+    number): each weight vector is loaded once for the tile's rows.
     """
     L = lanes(wt)
-    x0, x1, x2, x3 = x[rows[0]], x[rows[1]], x[rows[2]], x[rows[3]]
-    x4, x5, x6, x7 = x[rows[4]], x[rows[5]], x[rows[6]], x[rows[7]]
-    for j in range(0, width, TILE_VECTORS * L):
-        pair = TILE_VECTORS == 2 and j + L < width
-        a0, a1, a2, a3, a4, a5, a6, a7 = _starts(dst, dst_col + j, wt, j, accumulate)
+    x0, x1, x2, x3 = x[rows[g0]], x[rows[g0 + 1]], x[rows[g0 + 2]], x[rows[g0 + 3]]
+    x4, x5, x6, x7 = upper_rows(x, rows, g0)
+    for j in range(0, width, 2 * L):
+        pair = j + L < width
+        a0, a1, a2, a3, a4, a5, a6, a7 = _starts(dst, g0, dst_col + j, wt, j, accumulate)
         b0, b1, b2, b3, b4, b5, b6, b7 = (
-            _starts(dst, dst_col + j + L, wt, j + L, accumulate) if pair else
+            _starts(dst, g0, dst_col + j + L, wt, j + L, accumulate) if pair else
             (a0, a0, a0, a0, a0, a0, a0, a0))  # unused in a one-vector step
         for t in range(n):
             k, o = c0 + cols[t], (1 + cols[t]) * width + j
@@ -49,27 +49,42 @@ def affine_group(x, rows, c0, cols, n, wt, width, dst, dst_col, accumulate):
             a1, b1 = _fma_pair(x1[k], u, v, a1, b1, pair)
             a2, b2 = _fma_pair(x2[k], u, v, a2, b2, pair)
             a3, b3 = _fma_pair(x3[k], u, v, a3, b3, pair)
-            a4, b4 = _fma_pair(x4[k], u, v, a4, b4, pair)
-            a5, b5 = _fma_pair(x5[k], u, v, a5, b5, pair)
-            a6, b6 = _fma_pair(x6[k], u, v, a6, b6, pair)
-            a7, b7 = _fma_pair(x7[k], u, v, a7, b7, pair)
+            if TILE_ROWS == 8:
+                a4, b4 = _fma_pair(x4[k], u, v, a4, b4, pair)
+                a5, b5 = _fma_pair(x5[k], u, v, a5, b5, pair)
+                a6, b6 = _fma_pair(x6[k], u, v, a6, b6, pair)
+                a7, b7 = _fma_pair(x7[k], u, v, a7, b7, pair)
         c = dst_col + j
-        _store_pair(dst[0], c, L, a0, b0, pair)
-        _store_pair(dst[1], c, L, a1, b1, pair)
-        _store_pair(dst[2], c, L, a2, b2, pair)
-        _store_pair(dst[3], c, L, a3, b3, pair)
-        _store_pair(dst[4], c, L, a4, b4, pair)
-        _store_pair(dst[5], c, L, a5, b5, pair)
-        _store_pair(dst[6], c, L, a6, b6, pair)
-        _store_pair(dst[7], c, L, a7, b7, pair)
+        _store_pair(dst[g0], c, L, a0, b0, pair)
+        _store_pair(dst[g0 + 1], c, L, a1, b1, pair)
+        _store_pair(dst[g0 + 2], c, L, a2, b2, pair)
+        _store_pair(dst[g0 + 3], c, L, a3, b3, pair)
+        if TILE_ROWS == 8:
+            _store_pair(dst[g0 + 4], c, L, a4, b4, pair)
+            _store_pair(dst[g0 + 5], c, L, a5, b5, pair)
+            _store_pair(dst[g0 + 6], c, L, a6, b6, pair)
+            _store_pair(dst[g0 + 7], c, L, a7, b7, pair)
 
 
 @kernel(inline=True)
-def _starts(dst, col, wt, j, accumulate):
-    """The eight rows' accumulators of a vector: dst's from column col, or the bias wt[j:]."""
+def upper_rows(x, rows, g0):
+    """Rows 4..7 of an eight-row tile; x's first row for a four-row tile (never read)."""
+    if TILE_ROWS == 8:
+        return x[rows[g0 + 4]], x[rows[g0 + 5]], x[rows[g0 + 6]], x[rows[g0 + 7]]
+    return x[rows[g0]], x[rows[g0]], x[rows[g0]], x[rows[g0]]
+
+
+@kernel(inline=True)
+def _starts(dst, g0, col, wt, j, accumulate):
+    """A tile's accumulators of one vector, eight of them (a four-row tile uses four): dst's
+    rows from column col, or the bias wt[j:]."""
     if accumulate:
-        return (vload(dst[0], col), vload(dst[1], col), vload(dst[2], col), vload(dst[3], col),
-                vload(dst[4], col), vload(dst[5], col), vload(dst[6], col), vload(dst[7], col))
+        a0, a1, a2, a3 = (vload(dst[g0], col), vload(dst[g0 + 1], col),
+                          vload(dst[g0 + 2], col), vload(dst[g0 + 3], col))
+        if TILE_ROWS == 8:
+            return (a0, a1, a2, a3, vload(dst[g0 + 4], col), vload(dst[g0 + 5], col),
+                    vload(dst[g0 + 6], col), vload(dst[g0 + 7], col))
+        return a0, a1, a2, a3, a0, a0, a0, a0
     u = vload(wt, j)
     return u, u, u, u, u, u, u, u
 
@@ -88,18 +103,20 @@ def _store_pair(row, c, L, a, b, pair):
         vstore(row, c + L, b)
 
 
-@kernel()
-def outer_group(x, rows, c0, cols, n, d, d_col, gt, width, bias):
-    """gt[(1 + k) width + j] += sum_g x[rows[g], c0 + k] d[g, d_col + j] for k in cols[:n],
-    the group's rows g, j < width; with ``bias`` also gt[j] += sum_g d[g, d_col + j].
-    ``TILE_VECTORS`` vectors of the eight rows' deltas in registers, as in ``affine_group``."""
+# ordered: as written, two chains of four FMAs per vector; with re-association LLVM made them
+# one chain of eight, and waited on its latency (Objective float32 on the digits 2 % slower)
+@kernel(ordered=True)
+def outer_tile(x, rows, c0, cols, n, g0, d, d_col, gt, width, bias):
+    """gt[(1 + k) width + j] += sum_r x[rows[g0 + r], c0 + k] d[g0 + r, d_col + j] for k in
+    cols[:n], r < TILE_ROWS, j < width; with ``bias`` also gt[j] += sum_r d[g0 + r, d_col + j].
+    Two vectors of the tile's deltas in registers, as in ``affine_tile``."""
     L = lanes(gt)
-    x0, x1, x2, x3 = x[rows[0]], x[rows[1]], x[rows[2]], x[rows[3]]
-    x4, x5, x6, x7 = x[rows[4]], x[rows[5]], x[rows[6]], x[rows[7]]
-    for j in range(0, width, TILE_VECTORS * L):
-        pair = TILE_VECTORS == 2 and j + L < width
-        a = _starts(d, d_col + j, gt, j, True)
-        b = _starts(d, d_col + j + L, gt, j, True) if pair else a
+    x0, x1, x2, x3 = x[rows[g0]], x[rows[g0 + 1]], x[rows[g0 + 2]], x[rows[g0 + 3]]
+    x4, x5, x6, x7 = upper_rows(x, rows, g0)
+    for j in range(0, width, 2 * L):
+        pair = j + L < width
+        a = _starts(d, g0, d_col + j, gt, j, True)
+        b = _starts(d, g0, d_col + j + L, gt, j, True) if pair else a
         if bias:
             _add_rows(gt, j, a)
             if pair:
@@ -115,32 +132,39 @@ def outer_group(x, rows, c0, cols, n, d, d_col, gt, width, bias):
 
 @kernel(inline=True)
 def _add_rows(gt, o, a):
-    """gt[o:o + lanes] += the sum of the eight vectors a."""
-    vstore(gt, o, vadd(vload(gt, o), vadd(vadd(vadd(a[0], a[1]), vadd(a[2], a[3])),
-                                          vadd(vadd(a[4], a[5]), vadd(a[6], a[7])))))
+    """gt[o:o + lanes] += the sum of the tile's vectors a."""
+    total = vadd(vadd(a[0], a[1]), vadd(a[2], a[3]))
+    if TILE_ROWS == 8:
+        total = vadd(total, vadd(vadd(a[4], a[5]), vadd(a[6], a[7])))
+    vstore(gt, o, vadd(vload(gt, o), total))
 
 
 @kernel(inline=True)
 def _add_outer(gt, o, s, a):
-    """gt[o:o + lanes] += sum_g s[g] a[g]: two chains of four FMAs, not one of eight (half the
-    latency)."""
-    first = vfma(s[0], a[0], vfma(s[1], a[1], vfma(s[2], a[2], vfma(s[3], a[3], vload(gt, o)))))
-    second = vfma(s[4], a[4], vfma(s[5], a[5], vfma(s[6], a[6], vmul(s[7], a[7]))))
+    """gt[o:o + lanes] += sum_r s[r] a[r] over the tile's rows: chains of two FMAs for four
+    rows, of four for eight, added (half the latency of one chain)."""
+    if TILE_ROWS == 8:
+        first = vfma(s[0], a[0], vfma(s[1], a[1], vfma(s[2], a[2], vfma(s[3], a[3],
+                                                                         vload(gt, o)))))
+        second = vfma(s[4], a[4], vfma(s[5], a[5], vfma(s[6], a[6], vmul(s[7], a[7]))))
+    else:
+        first = vfma(s[0], a[0], vfma(s[1], a[1], vload(gt, o)))
+        second = vfma(s[2], a[2], vmul(s[3], a[3]))
     vstore(gt, o, vadd(first, second))
 
 
 @kernel()
-def sparse_affine_group(data, indices, indptr, rows, wt, width, dst, dst_col):
-    """``affine_group`` of the first layer for CSR rows: dst[g, dst_col + j] = wt[j] + sum_p
-    data[p] wt[(1 + indices[p]) width + j] over the entries p of row rows[g], the group's rows
-    g, j < width.
+def sparse_affine_tile(data, indices, indptr, rows, g0, wt, width, dst, dst_col):
+    """``affine_tile`` of the first layer for CSR rows: dst[g0 + r, dst_col + j] = wt[j] +
+    sum_p data[p] wt[(1 + indices[p]) width + j] over the entries p of row rows[g0 + r], r <
+    TILE_ROWS, j < width.
 
-    Each row over its own columns, ascending (the sums of ``affine_group`` over a dense row,
-    its zeros left out: the same bits), four vectors of units at a time.
+    Each row over its own columns, ascending (the sums of ``affine_tile`` over a dense row, its
+    zeros left out: the same bits), four vectors of units at a time.
     """
     L = lanes(wt)
-    for r in range(GROUP_ROWS):
-        i, z = rows[r], dst[r]
+    for r in range(TILE_ROWS):
+        i, z = rows[g0 + r], dst[g0 + r]
         for j in range(0, width, 4 * L):
             more = (width - j) // L  # vectors left: the step takes up to four
             a0 = vload(wt, j)
@@ -167,14 +191,14 @@ def sparse_affine_group(data, indices, indptr, rows, wt, width, dst, dst_col):
 
 
 @kernel()
-def sparse_outer_group(data, indices, indptr, rows, d, d_col, gt, width):
-    """``outer_group`` of the first layer for CSR rows, bias row included: gt[j] += d[g, d_col
-    + j] and gt[(1 + indices[p]) width + j] += data[p] d[g, d_col + j] over the entries p of
-    row rows[g], the group's rows g, j < width; a row at a time, four vectors of deltas in
-    registers."""
+def sparse_outer_tile(data, indices, indptr, rows, g0, d, d_col, gt, width):
+    """``outer_tile`` of the first layer for CSR rows, bias row included: gt[j] += d[g0 + r,
+    d_col + j] and gt[(1 + indices[p]) width + j] += data[p] d[g0 + r, d_col + j] over the
+    entries p of row rows[g0 + r], r < TILE_ROWS, j < width; a row at a time, four vectors of
+    deltas in registers."""
     L = lanes(gt)
-    for r in range(GROUP_ROWS):
-        i, e = rows[r], d[r]
+    for r in range(TILE_ROWS):
+        i, e = rows[g0 + r], d[g0 + r]
         for j in range(0, width, 4 * L):
             more = (width - j) // L  # vectors left: the step takes up to four
             q0 = vload(e, d_col + j)
