@@ -85,7 +85,10 @@ def kernel(parallel=False, inline=False, ordered=False):
     small scalar helpers of hot loops: called, LLVM may or may not inline one, and fast-math
     lets it re-associate the helper's arithmetic with its caller's where it does, differently
     in a fresh compile and in code loaded from the cache (seen: the last bits of a gradient
-    changing between a first and a second process)."""
+    changing between a first and a second process).
+
+    ``ordered``: fast-math without re-association, for a kernel whose sums are split into
+    independent chains on purpose (LLVM would join them into one, and wait on its latency)."""
     def decorate(function):
         options = dict(jit_options(), inline="always" if inline else "never")
         if ordered:

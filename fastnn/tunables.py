@@ -12,7 +12,7 @@ BLAS_FROM_WEIGHTS = 20_000  # for cost and gradient
 BLAS_FORWARD_FROM_WEIGHTS = 100_000  # for rows read by forward passes alone (predictions)
 
 # How the kernels split the rows (fastnn.kernels.packing, fused, tiled, hessian, columns)
-GROUP_ROWS = 8  # rows a group walks together: the micro-kernels' tile (micro.affine_group)
+GROUP_ROWS = 8  # rows a group walks together: one or two tiles of the micro-kernels (_isa)
 MAX_CHUNKS = 16  # chunks of rows per parallel call at most: enough for 16 threads to share
 TILE_CHUNK_MIN_ROWS = 256  # rows a BLAS-plan chunk has at least, where m allows
 # BLAS-plan rows per matrix product, measured with tiles of 32..512 rows interleaved in one

@@ -84,13 +84,13 @@ import numpy as np, fastnn
 from fastnn.kernels import micro
 X, y = fastnn.load_digits()
 fastnn.cost_grad(fastnn.init_params((400, 25, 10), 0), (400, 25, 10), X, y, 1.0)
-print(len(micro.affine_group.signatures), len(micro.outer_group.signatures))
+print(len(micro.affine_tile.signatures), len(micro.outer_tile.signatures))
 """
 
 
 @pytest.mark.jit
 def test_one_cost_grad_compiles_each_micro_kernel_once(tmp_path):
-    """X's rows and the group buffers reach affine_group and outer_group with the same types (a
+    """X's rows and the group buffers reach affine_tile and outer_tile with the same types (a
     literal column offset 0 for X compiled each twice: 0.8 s of the first call). A fresh cache
     and no precompiled archive: what is loaded from a cache leaves its callees' dispatchers
     empty."""

@@ -12,8 +12,8 @@ The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises 
     gradcheck.check_gradients     -> differences.incremental_differences (+ forward_states)
                                      differences.full_differences (-> fused.cost_grad_rows)
 
-    fused, hessian  ->  micro (affine_group, outer_group; sparse_affine_group,
-            |               sparse_outer_group for CSR rows)  ->  vectors (explicit SIMD registers)
+    fused, hessian  ->  micro (affine_tile, outer_tile; sparse_affine_tile, sparse_outer_tile
+            |               for CSR rows)  ->  vectors (explicit SIMD registers)
             |               packing (groups, chunks, the packed weight layout, fixed-order sums)
             +-----------    columns (the first layer's non-zero input columns, dense X)
     differences     ->  scalars (activations, softplus difference), fused.cost_grad_rows

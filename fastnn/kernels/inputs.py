@@ -5,7 +5,7 @@ sparse form joined by :func:`by_input`: Numba picks the form from X's type when 
 the caller (no branch at run time), plain Python by ``isinstance`` (``NUMBA_DISABLE_JIT=1``).
 
 Sparse rows are read through their structure: the fused first layer runs each row over its
-own stored columns (``micro.sparse_affine_group``, ``micro.sparse_outer_group``), with no column
+own stored columns (``micro.sparse_affine_tile``, ``micro.sparse_outer_tile``), with no column
 search at all; the BLAS plan scatters a tile of rows at a time into a dense scratch. No more
 than a tile of X is ever dense.
 """
