@@ -1,11 +1,13 @@
-"""The BLAS plan's cost and gradient with tiles of 256 to 2048 rows, in one process: what
-``tunables.COST_GRAD_TILE_ROWS`` is set from.
+"""The BLAS plan with tiles of 256 to 2048 rows, in one process: what
+``tunables.COST_GRAD_TILE_ROWS`` and ``FORWARD_TILE_ROWS`` are set from.
 
     python bench/tiles.py
 
-For each wide shape, row count and dtype, ``kernels.tiled_cost_grad_sums`` runs with each tile
-size, alternating call by call (``plans.interleaved``), on dense uniform X; a tile longer than
-a chunk's rows is the chunk. Prints medians in ms and each tile's time over 512's.
+For each wide shape, row count and dtype, ``kernels.tiled_cost_grad_sums`` (cost and
+gradient) and ``kernels.tiled_forward_states`` (the forward pass of predictions: the output
+layer's z) run with each tile size, alternating call by call (``plans.interleaved``), on
+dense uniform X; a tile longer than a chunk's rows is the chunk. Prints medians in ms and
+each tile's time over 512's.
 """
 
 import os
@@ -24,8 +26,8 @@ def measure(fastnn):
     from fastnn.rows import make_rows
     from plans import interleaved, uniform_problem
 
-    lines = ["| shape | rows | dtype | " + " | ".join(f"{t} rows" for t in TILES) + " |",
-             "|---|---:|---|" + "---:|" * len(TILES)]
+    lines = ["| pass | shape | rows | dtype | " + " | ".join(f"{t} rows" for t in TILES) + " |",
+             "|---|---|---:|---|" + "---:|" * len(TILES)]
     for layers in SHAPES:
         for m in ROWS:
             X, y = uniform_problem(layers, m)
@@ -34,11 +36,16 @@ def measure(fastnn):
                 w = fastnn.init_params(layers, 0).astype(dtype)
                 sums = partial(kernels.tiled_cost_grad_sums, r.X, r.targets, r.weights, w,
                                r.sizes, r.codes)
-                times = interleaved([partial(sums, t, False) for t in TILES])
-                base = times[TILES.index(512)]
-                lines.append(f"| {'-'.join(map(str, layers))} | {m} | {np.dtype(dtype).name} | "
-                             + " | ".join(f"{t * 1e3:.2f} ({t / base:.2f})" for t in times)
-                             + " |")
+                forward = partial(kernels.tiled_forward_states, r.X, w, r.sizes, r.codes,
+                                  layers[-1], 0)
+                for name, runs in (("cost and gradient", [partial(sums, t, False) for t in TILES]),
+                                   ("forward", [partial(forward, t) for t in TILES])):
+                    times = interleaved(runs)
+                    base = times[TILES.index(512)]
+                    lines.append(f"| {name} | {'-'.join(map(str, layers))} | {m} | "
+                                 f"{np.dtype(dtype).name} | "
+                                 + " | ".join(f"{t * 1e3:.2f} ({t / base:.2f})" for t in times)
+                                 + " |")
     return "\n".join(lines)
 
 

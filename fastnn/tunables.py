@@ -17,12 +17,13 @@ MAX_CHUNKS = 16  # chunks of rows per parallel call at most: enough for 16 threa
 TILE_CHUNK_MIN_ROWS = 256  # rows a BLAS-plan chunk has at least, where m allows
 # BLAS-plan rows per matrix product, measured with tiles of 32..512 rows interleaved in one
 # process (2 cores, AVX2, bench/'s shapes in both dtypes): longer tiles were faster or equal
-# for cost and gradient, forward passes best at 256-512. Cost and gradient again with 256..2048
-# (`python bench/tiles.py`, AVX-512, wide shapes, m = 2000 and 10 000): a chunk in one tile
-# of 1024 rows is 1-6 % faster than two of 512 where chunks are longer than 512 rows (each
-# tile adds its gradient product into the chunk's once more), the same elsewhere
+# for cost and gradient, forward passes best at 256-512. Both again with 256..2048 (`python
+# bench/tiles.py`, AVX-512, wide shapes, m = 2000 and 10 000): a chunk in one tile of 1024
+# rows is 1-6 % faster than two of 512 where chunks are longer than 512 rows (each tile adds
+# its gradient product into the chunk's once more; forward passes: each re-packs the weights
+# in OpenBLAS), the same elsewhere; 256 rows 1-7 % slower than 512
 COST_GRAD_TILE_ROWS = 1024
-FORWARD_TILE_ROWS = 256
+FORWARD_TILE_ROWS = 1024
 
 # The gradient checker (fastnn.kernels.differences)
 CHECKER_PARAM_CHUNKS = 64  # chunks of parameters, each with its own copy of the weights
