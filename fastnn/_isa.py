@@ -53,7 +53,8 @@ COMPRESS_STORES = VECTOR_BYTES == 64
 # Rows the micro-kernels keep in registers, two vectors of units each (kernels.micro): 8
 # (sixteen accumulators) in AVX-512's 32 registers, each weight vector loaded once for 8 rows
 # (the first layer's weights come from L2); 4 in the 16 of AVX2 and SSE2, where sixteen would
-# spill (8 rows x 1 vector there: 8-21 % slower, `FASTNN_VECTOR_BYTES=32 python bench/ab.py`)
+# spill (8 rows x 1 vector there, tried in 7bf7df3: 8-21 % slower than 4 x 2 in
+# `FASTNN_VECTOR_BYTES=32 python bench/ab.py aee8f64`)
 TILE_ROWS = 8 if VECTOR_BYTES == 64 else 4
 TILES = GROUP_ROWS // TILE_ROWS  # tiles a group of rows is read in
 

@@ -109,9 +109,11 @@ for layers in [(37, 11, 5), (400, 25, 10), (20, 70, 3)]:
     for dtype in (np.float64, np.float32):
         J, g = fastnn.Objective(layers, X, y, 0.5, dtype=dtype)(p)
         Jr, gr = reference.cost_grad(p, layers, X, y, 0.5, dtype)
+        Jd, gd = fastnn.cost_grad(p, layers, X, y, 0.5, dtype)  # columns found group by group
         h = fastnn.outputs(p, layers, X, dtype=dtype)
         name = "-".join(map(str, layers)) + " " + np.dtype(dtype).name
         errors[name] = max(abs(J - Jr) / Jr, float(np.linalg.norm(g - gr) / np.linalg.norm(gr)),
+                           abs(Jd - Jr) / Jr, float(np.linalg.norm(gd - gr) / np.linalg.norm(gr)),
                            float(np.abs(h - reference.outputs(p, layers, X, dtype)).max()))
     v = rng.standard_normal(p.size)
     hv = fastnn.Objective(layers, X, y, 0.5).hessp(p, v)

@@ -76,17 +76,24 @@ def upper_rows(x, rows, g0):
 
 @kernel(inline=True)
 def _starts(dst, g0, col, wt, j, accumulate):
-    """A tile's accumulators of one vector, eight of them (a four-row tile uses four): dst's
-    rows from column col, or the bias wt[j:]."""
+    """A tile's accumulators of one vector: dst's rows from column col, or the bias wt[j:] in
+    every row."""
     if accumulate:
-        a0, a1, a2, a3 = (vload(dst[g0], col), vload(dst[g0 + 1], col),
-                          vload(dst[g0 + 2], col), vload(dst[g0 + 3], col))
-        if TILE_ROWS == 8:
-            return (a0, a1, a2, a3, vload(dst[g0 + 4], col), vload(dst[g0 + 5], col),
-                    vload(dst[g0 + 6], col), vload(dst[g0 + 7], col))
-        return a0, a1, a2, a3, a0, a0, a0, a0
+        return _tile_vectors(dst, g0, col)
     u = vload(wt, j)
     return u, u, u, u, u, u, u, u
+
+
+@kernel(inline=True)
+def _tile_vectors(buffer, g0, col):
+    """The vectors from column col of the tile's rows of buffer, eight of them (a four-row
+    tile's last four repeat its first, never read)."""
+    a0, a1, a2, a3 = (vload(buffer[g0], col), vload(buffer[g0 + 1], col),
+                      vload(buffer[g0 + 2], col), vload(buffer[g0 + 3], col))
+    if TILE_ROWS == 8:
+        return (a0, a1, a2, a3, vload(buffer[g0 + 4], col), vload(buffer[g0 + 5], col),
+                vload(buffer[g0 + 6], col), vload(buffer[g0 + 7], col))
+    return a0, a1, a2, a3, a0, a0, a0, a0
 
 
 @kernel(inline=True)
@@ -104,7 +111,8 @@ def _store_pair(row, c, L, a, b, pair):
 
 
 # ordered: as written, two chains of four FMAs per vector; with re-association LLVM made them
-# one chain of eight, and waited on its latency (Objective float32 on the digits 2 % slower)
+# one chain of eight, and waited on its latency (`python bench/ab.py 7bf7df3` on the change:
+# Objective float32 on the digits 0.98x the time, hessp 0.96x)
 @kernel(ordered=True)
 def outer_tile(x, rows, c0, cols, n, g0, d, d_col, gt, width, bias):
     """gt[(1 + k) width + j] += sum_r x[rows[g0 + r], c0 + k] d[g0 + r, d_col + j] for k in
@@ -115,8 +123,8 @@ def outer_tile(x, rows, c0, cols, n, g0, d, d_col, gt, width, bias):
     x4, x5, x6, x7 = upper_rows(x, rows, g0)
     for j in range(0, width, 2 * L):
         pair = j + L < width
-        a = _starts(d, g0, d_col + j, gt, j, True)
-        b = _starts(d, g0, d_col + j + L, gt, j, True) if pair else a
+        a = _tile_vectors(d, g0, d_col + j)
+        b = _tile_vectors(d, g0, d_col + j + L) if pair else a
         if bias:
             _add_rows(gt, j, a)
             if pair:
