@@ -24,7 +24,7 @@ CALLS = 30
 SHAPES = [((400, 25, 10), "digits"), ((400, 25, 10), 5000), ((16, 16, 4), 100_000),
           ((20, 8, 3), 100_000), ((64, 32, 10), 20_000), ((100, 64, 10), 20_000),
           ((784, 64, 10), 2000), ((400, 100, 100, 10), 2000), ((784, 128, 10), 2000),
-          ((784, 256, 128, 10), 2000)]
+          ((784, 160, 10), 2000), ((784, 192, 10), 2000), ((784, 256, 128, 10), 2000)]
 PLANS = ("fused", "blas")
 
 
@@ -64,7 +64,8 @@ def measure(fastnn):
                             "cost_grad": dict(zip(PLANS, sums)),
                             "labels": dict(zip(PLANS, labels)),
                             "chosen": {"cost_grad": choose_plan(layers),
-                                       "labels": choose_plan(layers, forward=True)}})
+                                       "labels": choose_plan(layers, forward=True,
+                                                             dtype=dtype)}})
     return results
 
 

@@ -17,8 +17,9 @@ import numpy as np
 from . import kernels
 from ._checks import (check_dtype, check_in_dtype, check_layers, check_sample_weight, check_targets,
                       check_units, check_X, take_rows)
-from .tunables import (BLAS_FORWARD_FROM_WEIGHTS, BLAS_FROM_WEIGHTS, COST_GRAD_TILE_ROWS,
-                       FORWARD_TILE_ROWS)
+from ._isa import TILE_ROWS
+from .tunables import (BLAS_FORWARD_FROM_WEIGHTS, BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS,
+                       BLAS_FROM_WEIGHTS, COST_GRAD_TILE_ROWS, FORWARD_TILE_ROWS)
 
 
 class Units(NamedTuple):
@@ -75,10 +76,12 @@ class Rows(Protocol):
         """The output units' values ``(m, K)`` of dtype (sigmoids, softmax, or z)."""
 
 
-def choose_plan(layers, forward=False):
+def choose_plan(layers, forward=False, dtype=np.float64):
     """The kernels for a network: ``"blas"`` (:mod:`fastnn.kernels.tiled`, a matrix product per
     layer and tile of rows) where a layer has ``tunables.BLAS_FROM_WEIGHTS`` weights or more
-    (``BLAS_FORWARD_FROM_WEIGHTS`` for rows read by ``forward`` passes alone), else ``"fused"``
+    (``BLAS_FORWARD_FROM_WEIGHTS`` for rows read by ``forward`` passes alone, and
+    ``BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS`` for those in float64 where the micro-kernels'
+    tiles hold 8 rows, ``fastnn._isa.TILE_ROWS``), else ``"fused"``
     (:mod:`fastnn.kernels.fused`: micro-kernels that keep a group of rows in registers and
     skip X's zeros). Timed on both plans' kernels in one process (docs/architecture.md, "Two
     plans"): the fused kernels win, on dense X too, until a layer's weights outgrow the
@@ -86,11 +89,16 @@ def choose_plan(layers, forward=False):
 
     >>> choose_plan((400, 25, 10)), choose_plan((784, 64, 10)), choose_plan((16, 16, 4))
     ('fused', 'blas', 'fused')
-    >>> choose_plan((784, 64, 10), forward=True), choose_plan((784, 128, 10), forward=True)
+    >>> choose_plan((784, 64, 10), forward=True), choose_plan((784, 256, 10), forward=True)
     ('fused', 'blas')
     """
     largest = max((n_in + 1) * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))
-    limit = BLAS_FORWARD_FROM_WEIGHTS if forward else BLAS_FROM_WEIGHTS
+    if not forward:
+        limit = BLAS_FROM_WEIGHTS
+    elif np.dtype(dtype) == np.float64 and TILE_ROWS == 8:
+        limit = BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS
+    else:
+        limit = BLAS_FORWARD_FROM_WEIGHTS
     return "blas" if largest >= limit else "fused"
 
 
@@ -232,7 +240,7 @@ class InMemory:
         are then found as the kernels go). The plan is the forward passes' where there is no
         y."""
         dense = not isinstance(X, kernels.CsrRows)
-        plan = plan or choose_plan(layers, forward=y is None)
+        plan = plan or choose_plan(layers, forward=y is None, dtype=dtype)
         search = keep and dense and plan == "fused" and unchecked is None
         columns = kernels.nonzero_columns(X) if search else kernels.unsearched_columns()
         return InMemoryRows(layers, X, y, dtype, plan, columns, units, weights,

@@ -10,6 +10,10 @@ means rebuilding the shipped kernels (``python -m fastnn._precompiled``).
 # where a layer has this many weights (biases included) or more, whatever X
 BLAS_FROM_WEIGHTS = 20_000  # for cost and gradient
 BLAS_FORWARD_FROM_WEIGHTS = 100_000  # for rows read by forward passes alone (predictions)
+# ... and for those in float64 on 8-row micro-kernel tiles (AVX-512): there the fused plan
+# outran OpenBLAS's dgemm through 784-160-10 (125 600 weights) and fell behind at 784-192-10;
+# in float32 they were even from 100 000 weights on
+BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS = 130_000
 
 # How the kernels split the rows (fastnn.kernels.packing, fused, tiled, hessian, columns)
 GROUP_ROWS = 8  # rows a group walks together: one or two tiles of the micro-kernels (_isa)

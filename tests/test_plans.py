@@ -12,7 +12,8 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import fastnn
 from fastnn import _isa, kernels, reference
 from fastnn.rows import choose_plan, make_rows
-from fastnn.tunables import BLAS_FORWARD_FROM_WEIGHTS, BLAS_FROM_WEIGHTS
+from fastnn.tunables import (BLAS_FORWARD_FROM_WEIGHTS, BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS,
+                              BLAS_FROM_WEIGHTS)
 from conftest import DTYPES, RTOL, assert_close, problem, sparse_problem, subprocess_env
 
 SHAPES = [(37, 11, 5), (3, 1, 2), (400, 30, 20, 10), (16, 16, 4), (20, 70, 3), (9, 5)]
@@ -78,7 +79,8 @@ def test_plans_agree_with_each_other_on_a_saturated_net(dtype):
 
 def test_the_plan_follows_the_largest_layer():
     """BLAS from BLAS_FROM_WEIGHTS weights in a layer (biases included), whatever X; for rows
-    read by forward passes alone (predictions), from BLAS_FORWARD_FROM_WEIGHTS."""
+    read by forward passes alone (predictions), from BLAS_FORWARD_FROM_WEIGHTS, or
+    BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS in float64 on 8-row tiles."""
     digits_X, digits_y = fastnn.load_digits()
     params, X, y = problem((400, 25, 10), 64)
     assert fastnn.Objective((400, 25, 10), digits_X, digits_y).plan == "fused"
@@ -88,11 +90,15 @@ def test_the_plan_follows_the_largest_layer():
     below, at = BLAS_FROM_WEIGHTS // 101 - 1, -(-BLAS_FROM_WEIGHTS // 101)  # 100 inputs
     assert choose_plan((100, below, 3)) == "fused" and choose_plan((100, at, 3)) == "blas"
     assert choose_plan((3, 2, at, 100, 2)) == "blas"  # any layer: here the third's
-    below, at = BLAS_FORWARD_FROM_WEIGHTS // 101 - 1, -(-BLAS_FORWARD_FROM_WEIGHTS // 101)
-    assert choose_plan((100, below, 3), forward=True) == "fused"
-    assert choose_plan((100, at, 3), forward=True) == "blas"
-    assert make_rows((100, at, 3), X[:, :100], read_once=True).plan == "blas"
-    assert make_rows((100, below, 3), X[:, :100], read_once=True).plan == "fused"
+    f64 = (BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS if _isa.TILE_ROWS == 8
+           else BLAS_FORWARD_FROM_WEIGHTS)
+    for dtype, limit in ((np.float32, BLAS_FORWARD_FROM_WEIGHTS), (np.float64, f64)):
+        below, at = limit // 101 - 1, -(-limit // 101)
+        assert choose_plan((100, below, 3), forward=True, dtype=dtype) == "fused"
+        assert choose_plan((100, at, 3), forward=True, dtype=dtype) == "blas"
+        assert make_rows((100, at, 3), X[:, :100], dtype=dtype, read_once=True).plan == "blas"
+        assert make_rows((100, below, 3), X[:, :100], dtype=dtype,
+                         read_once=True).plan == "fused"
 
 
 # --- vector widths: every width the host has, each in a process of its own --------------------
