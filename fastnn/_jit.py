@@ -8,8 +8,9 @@ saturated unit gives a large finite cost rather than undefined behaviour.
 A ``parallel=True`` kernel is safe to call from any Python thread: Numba's default
 ``workqueue`` threading layer aborts when two Python threads enter parallel kernels at once, so
 every parallel kernel runs under one process-wide lock, whatever threading layer is in use;
-concurrent calls are serialised and give the same answers as serial calls. Inside the lock,
-BLAS pools are held at one thread (:func:`fastnn._threads.blas_held_at_one`).
+concurrent calls are serialised and give the same answers as serial calls. Inside the lock, a
+kernel whose workers call BLAS holds the BLAS pools at one thread
+(:func:`fastnn._threads.blas_held_at_one`).
 
 Ctrl-C during a parallel kernel comes out as a KeyboardInterrupt: raised inside Numba's
 dispatcher it would be a SystemError ("returned a result with an exception set") that nobody
@@ -39,6 +40,7 @@ import tempfile
 import threading
 import types
 import warnings
+from contextlib import nullcontext
 
 import numba
 
@@ -76,7 +78,7 @@ if VECTOR_BYTES != HOST_VECTOR_BYTES:
         f"vector-bytes-{VECTOR_BYTES}")
 
 
-def kernel(parallel=False, inline=False, ordered=False):
+def kernel(parallel=False, inline=False, ordered=False, calls_blas=False):
     """Decorator: ``numba.njit`` with fastnn's policy (cached, nogil, numpy error model); a
     parallel kernel comes back as a function that holds the parallel lock while it runs (call
     it from Python, never from another kernel).
@@ -88,7 +90,11 @@ def kernel(parallel=False, inline=False, ordered=False):
     changing between a first and a second process).
 
     ``ordered``: fast-math without re-association, for a kernel whose sums are split into
-    independent chains on purpose (LLVM would join them into one, and wait on its latency)."""
+    independent chains on purpose (LLVM would join them into one, and wait on its latency).
+
+    ``calls_blas``: a parallel kernel whose workers call BLAS (the BLAS plan's) runs with the
+    BLAS pools held at one thread, one BLAS thread per worker; the others leave the pools as
+    they are (holding them costs ~10 us a call)."""
     def decorate(function):
         options = dict(jit_options(), inline="always" if inline else "never")
         if ordered:
@@ -101,7 +107,7 @@ def kernel(parallel=False, inline=False, ordered=False):
         @functools.wraps(function)
         def one_at_a_time(*args):
             run = serial() if _forked_from_gnu_openmp else compiled
-            with _PARALLEL_LOCK, blas_held_at_one():
+            with _PARALLEL_LOCK, blas_held_at_one() if calls_blas else nullcontext():
                 return _interruptible(run, args)
         one_at_a_time.dispatcher = compiled
         return one_at_a_time

@@ -1,8 +1,8 @@
 """Thread policy: Numba's threads do the work, BLAS pools stay at one thread around it.
 
-Every parallel kernel of fastnn runs inside :func:`blas_held_at_one` (see :mod:`fastnn._jit`):
-each BLAS pool at one thread, so that the BLAS plan's row tiles get one BLAS thread per Numba
-worker, and the caller's own count back once the call returns.
+The BLAS plan's parallel kernels run inside :func:`blas_held_at_one` (``kernel(calls_blas=True)``
+in :mod:`fastnn._jit`): each BLAS pool at one thread, so that the row tiles get one BLAS thread
+per Numba worker, and the caller's own count back once the call returns.
 
 What this cannot do: OpenBLAS's threads keep spinning for about 0.2 s after each call of the
 caller's (a cost_grad right after a 300 x 300 matmul took 2-4x its time here), and lowering

@@ -4,13 +4,15 @@ the numpy reference; the plan chosen from shape and density; BLAS pools guarded 
 import json
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastnn
-from fastnn import _isa, kernels, reference
+from fastnn import _isa, _jit, kernels, reference
+from fastnn._threads import blas_held_at_one
 from fastnn.rows import choose_plan, make_rows
 from fastnn.tunables import (BLAS_FORWARD_FROM_WEIGHTS, BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS,
                               BLAS_FROM_WEIGHTS)
@@ -187,10 +189,31 @@ def test_a_call_right_after_blas_work_gives_the_same_bits_and_leaves_blas_as_it_
 
 
 def test_blas_is_at_one_thread_inside_a_kernel_call_and_as_it_was_after():
-    from fastnn._threads import blas_held_at_one
-
     with threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
         with blas_held_at_one():
             assert {n for _, n in blas_threads()} == {1}
         assert blas_threads() == before and {n for _, n in before} == {2}
+
+
+@pytest.mark.parametrize("layers, plan, holds", [((400, 50, 10), "blas", 1),
+                                                 ((16, 16, 4), "fused", 0)])
+def test_only_kernels_that_call_blas_hold_its_pools(monkeypatch, layers, plan, holds):
+    """The BLAS plan's kernels hold every BLAS pool at one thread while they run (one BLAS
+    thread per Numba worker); the fused kernels, which never call BLAS, leave the pools be."""
+    held = []
+
+    @contextmanager
+    def counted():
+        held.append(True)
+        with blas_held_at_one():
+            yield
+
+    monkeypatch.setattr(_jit, "blas_held_at_one", counted)
+    params, X, y = problem(layers, 64)
+    assert make_rows(layers, X, y).plan == plan
+    J, grad = fastnn.cost_grad(params, layers, X, y, 1.0)
+    assert len(held) == holds
+    J_ref, grad_ref = reference.cost_grad(params, layers, X, y, 1.0)
+    assert J == pytest.approx(J_ref, rel=RTOL[np.float64])
+    assert_close(grad, grad_ref, RTOL[np.float64])

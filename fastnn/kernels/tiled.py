@@ -219,7 +219,7 @@ def tiled_chunk(X, Y, weights, w, layers, codes, bare, biases, lo, hi, grad, til
     return loss, read
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, calls_blas=True)
 def tiled_cost_grad_sums(X, Y, weights, w, layers, codes, tile, read_X):
     """``(loss, grad, read)`` of ``fused.cost_grad_sums``, BLAS plan, in tiles of ``tile``
     rows (arguments as there); read is summed where ``read_X`` (X's values unchecked), else
@@ -269,7 +269,7 @@ def _copy_units(state, column, out, r):
             out[r + i, column + j] = state[i, j]
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, calls_blas=True)
 def tiled_forward_states(X, w, layers, codes, pre_cols, act_cols, tile):
     """``(pre, act, read)``: the last ``pre_cols`` columns of z and ``act_cols`` of the units'
     values, every row, BLAS plan (as ``fused.forward_states``)."""
