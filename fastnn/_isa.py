@@ -5,9 +5,11 @@ features): 64 with AVX-512, 32 with AVX/AVX2, 16 otherwise (SSE2, and any CPU LL
 no wider vectors for). The environment variable ``FASTNN_VECTOR_BYTES`` (16, 32 or 64, at most
 the host's) forces a narrower width, to test or compare the paths a CPU supports; kernels
 compiled for a forced width are cached in a folder of their own (see :mod:`fastnn._jit`).
+``L2_BYTES``: a core's L2 cache, where Linux says (``fastnn.rows.choose_plan`` reads it).
 """
 
 import os
+from pathlib import Path
 
 from llvmlite import binding
 
@@ -44,7 +46,23 @@ def chosen_vector_bytes(setting=None, host=None):
     return width
 
 
+def l2_bytes(cache="/sys/devices/system/cpu/cpu0/cache"):
+    """A core's L2 cache in bytes, from Linux's sysfs (``size`` of the level-2 index, as
+    ``2048K``); None where the folder does not say."""
+    scale = {"K": 1 << 10, "M": 1 << 20}
+    for index in sorted(Path(cache).glob("index*")):
+        try:
+            if (index / "level").read_text().strip() != "2":
+                continue
+            size = (index / "size").read_text().strip()
+            return int(size[:-1]) * scale[size[-1]] if size[-1] in scale else int(size)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
 HOST_VECTOR_BYTES = host_vector_bytes()
+L2_BYTES = l2_bytes()
 VECTOR_BYTES = chosen_vector_bytes(host=HOST_VECTOR_BYTES)
 # AVX-512 stores the chosen lanes of a vector contiguously in one instruction (vpcompressd):
 # the column search compacts a vector of columns at a time; elsewhere LLVM would emulate it

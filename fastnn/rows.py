@@ -17,9 +17,9 @@ import numpy as np
 from . import kernels
 from ._checks import (check_dtype, check_in_dtype, check_layers, check_sample_weight, check_targets,
                       check_units, check_X, take_rows)
-from ._isa import TILE_ROWS
-from .tunables import (BLAS_FORWARD_FROM_WEIGHTS, BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS,
-                       BLAS_FROM_WEIGHTS, COST_GRAD_TILE_ROWS, FORWARD_TILE_ROWS)
+from ._isa import L2_BYTES, TILE_ROWS
+from .tunables import (BLAS_FORWARD_FROM_L2_SHARE, BLAS_FORWARD_FROM_WEIGHTS, BLAS_FROM_WEIGHTS,
+                       COST_GRAD_TILE_ROWS, FORWARD_TILE_ROWS)
 
 
 class Units(NamedTuple):
@@ -79,27 +79,30 @@ class Rows(Protocol):
 def choose_plan(layers, forward=False, dtype=np.float64):
     """The kernels for a network: ``"blas"`` (:mod:`fastnn.kernels.tiled`, a matrix product per
     layer and tile of rows) where a layer has ``tunables.BLAS_FROM_WEIGHTS`` weights or more
-    (``BLAS_FORWARD_FROM_WEIGHTS`` for rows read by ``forward`` passes alone, and
-    ``BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS`` for those in float64 where the micro-kernels'
-    tiles hold 8 rows, ``fastnn._isa.TILE_ROWS``), else ``"fused"``
-    (:mod:`fastnn.kernels.fused`: micro-kernels that keep a group of rows in registers and
-    skip X's zeros). Timed on both plans' kernels in one process (docs/architecture.md, "Two
-    plans"): the fused kernels win, on dense X too, until a layer's weights outgrow the
-    caches.
+    (for rows read by ``forward`` passes alone: ``BLAS_FORWARD_FROM_WEIGHTS``, or where the
+    micro-kernels' tiles hold 8 rows, weights of ``dtype`` filling
+    ``BLAS_FORWARD_FROM_L2_SHARE`` of a core's L2, ``fastnn._isa.L2_BYTES``), else
+    ``"fused"`` (:mod:`fastnn.kernels.fused`: micro-kernels that keep a group of rows in
+    registers and skip X's zeros). Timed on both plans' kernels in one process
+    (docs/architecture.md, "Two plans"): the fused kernels win, on dense X too, until a
+    layer's weights outgrow the caches.
 
     >>> choose_plan((400, 25, 10)), choose_plan((784, 64, 10)), choose_plan((16, 16, 4))
     ('fused', 'blas', 'fused')
-    >>> choose_plan((784, 64, 10), forward=True), choose_plan((784, 256, 10), forward=True)
+    >>> choose_plan((784, 64, 10), forward=True), choose_plan((784, 512, 10), forward=True)
     ('fused', 'blas')
     """
     largest = max((n_in + 1) * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))
+    return "blas" if largest >= _plan_limit(forward, dtype) else "fused"
+
+
+def _plan_limit(forward, dtype):
+    """Weights in a layer from which :func:`choose_plan` picks the BLAS plan."""
     if not forward:
-        limit = BLAS_FROM_WEIGHTS
-    elif np.dtype(dtype) == np.float64 and TILE_ROWS == 8:
-        limit = BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS
-    else:
-        limit = BLAS_FORWARD_FROM_WEIGHTS
-    return "blas" if largest >= limit else "fused"
+        return BLAS_FROM_WEIGHTS
+    if TILE_ROWS == 8 and L2_BYTES:
+        return BLAS_FORWARD_FROM_L2_SHARE * L2_BYTES / np.dtype(dtype).itemsize
+    return BLAS_FORWARD_FROM_WEIGHTS
 
 
 @dataclass(frozen=True)

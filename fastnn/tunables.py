@@ -10,10 +10,12 @@ means rebuilding the shipped kernels (``python -m fastnn._precompiled``).
 # where a layer has this many weights (biases included) or more, whatever X
 BLAS_FROM_WEIGHTS = 20_000  # for cost and gradient
 BLAS_FORWARD_FROM_WEIGHTS = 100_000  # for rows read by forward passes alone (predictions)
-# ... and for those in float64 on 8-row micro-kernel tiles (AVX-512): there the fused plan
-# outran OpenBLAS's dgemm through 784-160-10 (125 600 weights) and fell behind at 784-192-10;
-# in float32 they were even from 100 000 weights on
-BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS = 130_000
+# ... except where the micro-kernels' tiles hold 8 rows (AVX-512) and the host says its L2
+# size: there from weights (in bytes) of this share of a core's L2 on. A group's pass streams
+# each layer's weights from L2; the fused forward pass outran OpenBLAS up to 1.0-1.2 MB of
+# weights and fell behind from 1.2-1.4 MB on, in both dtypes, with a 2 MiB L2 (784-s-10
+# networks, s = 128..512, and 784-256-128-10: `python bench/plans.py`)
+BLAS_FORWARD_FROM_L2_SHARE = 0.55
 
 # How the kernels split the rows (fastnn.kernels.packing, fused, tiled, hessian, columns)
 GROUP_ROWS = 8  # rows a group walks together: one or two tiles of the micro-kernels (_isa)

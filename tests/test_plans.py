@@ -14,8 +14,7 @@ import fastnn
 from fastnn import _isa, _jit, kernels, reference
 from fastnn._threads import blas_held_at_one
 from fastnn.rows import choose_plan, make_rows
-from fastnn.tunables import (BLAS_FORWARD_FROM_WEIGHTS, BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS,
-                              BLAS_FROM_WEIGHTS)
+from fastnn.tunables import BLAS_FORWARD_FROM_L2_SHARE, BLAS_FORWARD_FROM_WEIGHTS, BLAS_FROM_WEIGHTS
 from conftest import DTYPES, RTOL, assert_close, problem, sparse_problem, subprocess_env
 
 SHAPES = [(37, 11, 5), (3, 1, 2), (400, 30, 20, 10), (16, 16, 4), (20, 70, 3), (9, 5)]
@@ -81,8 +80,8 @@ def test_plans_agree_with_each_other_on_a_saturated_net(dtype):
 
 def test_the_plan_follows_the_largest_layer():
     """BLAS from BLAS_FROM_WEIGHTS weights in a layer (biases included), whatever X; for rows
-    read by forward passes alone (predictions), from BLAS_FORWARD_FROM_WEIGHTS, or
-    BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS in float64 on 8-row tiles."""
+    read by forward passes alone (predictions), from BLAS_FORWARD_FROM_WEIGHTS, or on 8-row
+    tiles from weights filling BLAS_FORWARD_FROM_L2_SHARE of a core's L2, in either dtype."""
     digits_X, digits_y = fastnn.load_digits()
     params, X, y = problem((400, 25, 10), 64)
     assert fastnn.Objective((400, 25, 10), digits_X, digits_y).plan == "fused"
@@ -92,15 +91,30 @@ def test_the_plan_follows_the_largest_layer():
     below, at = BLAS_FROM_WEIGHTS // 101 - 1, -(-BLAS_FROM_WEIGHTS // 101)  # 100 inputs
     assert choose_plan((100, below, 3)) == "fused" and choose_plan((100, at, 3)) == "blas"
     assert choose_plan((3, 2, at, 100, 2)) == "blas"  # any layer: here the third's
-    f64 = (BLAS_FORWARD_FROM_WEIGHTS_F64_8_ROWS if _isa.TILE_ROWS == 8
-           else BLAS_FORWARD_FROM_WEIGHTS)
-    for dtype, limit in ((np.float32, BLAS_FORWARD_FROM_WEIGHTS), (np.float64, f64)):
-        below, at = limit // 101 - 1, -(-limit // 101)
+    for dtype in (np.float32, np.float64):
+        limit = (BLAS_FORWARD_FROM_L2_SHARE * _isa.L2_BYTES / np.dtype(dtype).itemsize
+                 if _isa.TILE_ROWS == 8 and _isa.L2_BYTES else BLAS_FORWARD_FROM_WEIGHTS)
+        below, at = int(limit // 101) - 1, -int(-limit // 101)
         assert choose_plan((100, below, 3), forward=True, dtype=dtype) == "fused"
         assert choose_plan((100, at, 3), forward=True, dtype=dtype) == "blas"
         assert make_rows((100, at, 3), X[:, :100], dtype=dtype, read_once=True).plan == "blas"
         assert make_rows((100, below, 3), X[:, :100], dtype=dtype,
                          read_once=True).plan == "fused"
+
+
+def test_the_l2_size_comes_from_sysfs(tmp_path):
+    """A core's L2 from Linux's cache folder: the level-2 index's size, in K or M; None where
+    there is no such folder or it makes no sense."""
+    for index, (level, size) in enumerate([("1", "48K"), ("2", "2048K"), ("3", "480M")]):
+        (tmp_path / f"index{index}").mkdir()
+        (tmp_path / f"index{index}" / "level").write_text(level + "\n")
+        (tmp_path / f"index{index}" / "size").write_text(size + "\n")
+    assert _isa.l2_bytes(tmp_path) == 2048 * 1024
+    (tmp_path / "index1" / "size").write_text("1M\n")
+    assert _isa.l2_bytes(tmp_path) == 1 << 20
+    (tmp_path / "index1" / "size").write_text("large\n")
+    assert _isa.l2_bytes(tmp_path) is None
+    assert _isa.l2_bytes(tmp_path / "absent") is None
 
 
 # --- vector widths: every width the host has, each in a process of its own --------------------
