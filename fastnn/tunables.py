@@ -13,8 +13,8 @@ BLAS_FORWARD_FROM_WEIGHTS = 100_000  # for rows read by forward passes alone (pr
 # ... except where the micro-kernels' tiles hold 8 rows (AVX-512) and the host says its L2
 # size: there from weights (in bytes) of this share of a core's L2 on. A group's pass streams
 # each layer's weights from L2; the fused forward pass outran OpenBLAS up to 1.0-1.2 MB of
-# weights and fell behind from 1.2-1.4 MB on, in both dtypes, with a 2 MiB L2 (784-s-10
-# networks, s = 128..512, and 784-256-128-10: `python bench/plans.py`)
+# weights and fell behind from 1.2-1.4 MB on, in both dtypes, with a 2 MiB L2 (`python
+# bench/plans.py`: 784-s-10 for s = 128, 160, 192, 384, and 784-256-128-10)
 BLAS_FORWARD_FROM_L2_SHARE = 0.55
 
 # How the kernels split the rows (fastnn.kernels.packing, fused, tiled, hessian, columns)
