@@ -11,6 +11,7 @@ machine's GEMM rate (numpy's 3000 x 3000 matmul, every core) for the FLOP floor 
 JSON files go to OUT_FOLDER (default: a temporary folder).
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -130,4 +131,7 @@ def main(out=None):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", nargs="?", help="folder for the JSON files (default: a new "
+                        "temporary folder)")
+    main(parser.parse_args().out)

@@ -37,3 +37,17 @@ def test_the_benchmarks_page_is_what_its_results_render():
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "docs.py"), "--check"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_matrix_script_takes_options_as_options(tmp_path):
+    """``bench/matrix.py --help`` prints its usage and runs nothing (it once took the flag for
+    its output folder, and a folder named --help was committed); an unknown option is an
+    error, not a folder."""
+    script = str(ROOT / "bench" / "matrix.py")
+    out = subprocess.run([sys.executable, script, "--help"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and "OUT" in out.stdout.upper() and not any(tmp_path.iterdir())
+    out = subprocess.run([sys.executable, script, "--rounds=1"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "unrecognized arguments" in out.stderr
+    assert not any(tmp_path.iterdir())
