@@ -94,7 +94,7 @@ def kernel(parallel=False, inline=False, ordered=False, calls_blas=False):
 
     ``calls_blas``: a parallel kernel whose workers call BLAS (the BLAS plan's) runs with the
     BLAS pools held at one thread, one BLAS thread per worker; the others leave the pools as
-    they are (holding them costs ~10 us a call)."""
+    they are (holding them is a round of threadpoolctl calls every time)."""
     def decorate(function):
         options = dict(jit_options(), inline="always" if inline else "never")
         if ordered:

@@ -78,12 +78,9 @@ class Rows(Protocol):
 
 def choose_plan(layers, forward=False, dtype=np.float64):
     """The kernels for a network: ``"blas"`` (:mod:`fastnn.kernels.tiled`, a matrix product per
-    layer and tile of rows) where a layer has ``tunables.BLAS_FROM_WEIGHTS`` weights or more
-    (for rows read by ``forward`` passes alone: ``BLAS_FORWARD_FROM_WEIGHTS``, or where the
-    micro-kernels' tiles hold 8 rows, weights of ``dtype`` filling
-    ``BLAS_FORWARD_FROM_L2_SHARE`` of a core's L2, ``fastnn._isa.L2_BYTES``), else
-    ``"fused"`` (:mod:`fastnn.kernels.fused`: micro-kernels that keep a group of rows in
-    registers and skip X's zeros). Timed on both plans' kernels in one process
+    layer and tile of rows) where a layer has as many weights as :func:`_plan_limit` says or
+    more, else ``"fused"`` (:mod:`fastnn.kernels.fused`: micro-kernels that keep a group of
+    rows in registers and skip X's zeros). Timed on both plans' kernels in one process
     (docs/architecture.md, "Two plans"): the fused kernels win, on dense X too, until a
     layer's weights outgrow the caches.
 
@@ -97,7 +94,11 @@ def choose_plan(layers, forward=False, dtype=np.float64):
 
 
 def _plan_limit(forward, dtype):
-    """Weights in a layer from which :func:`choose_plan` picks the BLAS plan."""
+    """Weights in a layer from which :func:`choose_plan` picks the BLAS plan:
+    ``tunables.BLAS_FROM_WEIGHTS`` for cost and gradient; for rows read by ``forward`` passes
+    alone, ``BLAS_FORWARD_FROM_WEIGHTS``, or, where the micro-kernels' tiles hold 8 rows
+    (``fastnn._isa.TILE_ROWS``) and the host's L2 size is known (``_isa.L2_BYTES``), as many
+    weights of ``dtype`` as fill ``BLAS_FORWARD_FROM_L2_SHARE`` of it."""
     if not forward:
         return BLAS_FROM_WEIGHTS
     if TILE_ROWS == 8 and L2_BYTES:

@@ -104,9 +104,9 @@ def aligned_zeros(n, like):
 @kernel()
 def pack_weights(w, layers, place):
     """The flat row-major weights w in the micro-kernels' layout place: ``Packed``. A row of
-    the layout at a time (W read down a column, its rows' cache lines reused from row to row):
-    stores scattered a row apart took 3-4x longer (784-128-10). Scalar loops: slice copies
-    cost 1.4 s more to compile."""
+    the layout at a time (W read down a column, its rows' cache lines reused from row to row),
+    not a unit at a time (each store a cache line of its own); scalar loops, not slice
+    copies, which Numba compiles into many more functions."""
     weights_at = offsets(layers).weights
     forward = aligned_zeros(place.forward_at[-1], w)
     backward = aligned_zeros(place.backward_at[-1], w)
