@@ -74,9 +74,10 @@ def assert_close(actual, expected, rtol, atol=0.0):
 
 def subprocess_env(**variables):
     """A bare environment for a child interpreter (PATH and this run's Numba cache) plus
-    ``variables``."""
+    ``variables``. A child that crashes prints every thread's Python stack to its stderr
+    (PYTHONFAULTHANDLER), where a test's failure shows it."""
     return {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": os.environ["NUMBA_CACHE_DIR"],
-            **variables}
+            "PYTHONFAULTHANDLER": "1", **variables}
 
 
 PEAK = """

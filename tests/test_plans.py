@@ -145,7 +145,7 @@ for layers in [(37, 11, 5), (400, 25, 10), (20, 70, 3)]:
                                                           / np.linalg.norm(hr))
 padded = {np.dtype(t).name: int(placement(np.array([9, 1, 1]), np.zeros(1, t)).padded[1])
           for t in (np.float64, np.float32)}  # one unit padded to a whole vector: its lanes
-print(json.dumps({"bytes": _isa.VECTOR_BYTES, "padded": padded, "errors": errors}))
+print(json.dumps({"bytes": _isa.VECTOR_BYTES, "padded": padded, "errors": errors}), flush=True)
 """
 
 

@@ -11,7 +11,9 @@ contiguous array from element ``i`` on (unaligned, no bounds check), ``vsplat`` 
 scalar, ``vfma(a, b, c) = a * b + c``, ``vadd``, ``vsub``, ``vmul``, ``vdiv``, ``vmax`` and
 ``vabs`` work lane by lane, ``vsum`` adds a vector's lanes, ``vcompress(v, k, cols, n)``
 stores k + i for the lanes i where v > 0 into cols from n on, in order, and returns how many
-(one instruction with AVX-512); ``vsigmoid`` and ``vtanh`` are those functions of every lane,
+(AVX-512: packed in a register, then stored whole: cols must have ``lanes(v)`` entries from n
+on, those past the count left undefined: the compress instruction's own store form is
+microcoded and slow on AMD Zen 4); ``vsigmoid`` and ``vtanh`` are those functions of every lane,
 ``vstep`` is 1 where a lane is > 0 and 0 elsewhere, ``vexp`` is exp of lanes <= 0, ``vlog``
 log of lanes >= 1, and ``vlog_loss`` the cross-entropy of output lanes with its residual
 (all stable for any input, see ``_exp_nonpositive``).
@@ -134,13 +136,15 @@ def _vcompress(typingctx, v, k, cols, n):
         start = builder.shuffle_vector(first, ir.Constant(first.type, ir.Undefined),
                                        ir.Constant(first.type, [0] * lanes))
         columns = builder.add(start, ir.Constant(first.type, list(range(lanes))))
+        compress = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(columns.type, [columns.type, positive.type,
+                                                           columns.type]),
+            f"llvm.experimental.vector.compress.v{lanes}i32")
+        packed = builder.call(compress, [columns, positive, ir.Constant(columns.type,
+                                                                        ir.Undefined)])
         data = context.make_array(sig.args[2])(context, builder, cols).data
-        ptr = builder.gep(data, [n])
-        store = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [columns.type, ptr.type,
-                                                           positive.type]),
-            f"llvm.masked.compressstore.v{lanes}i32")
-        builder.call(store, [columns, ptr, positive])
+        ptr = builder.bitcast(builder.gep(data, [n]), columns.type.as_pointer())
+        builder.store(packed, ptr, align=1)
         bits = builder.bitcast(positive, ir.IntType(lanes))
         count = _call_int(builder, "ctpop", bits)
         return builder.zext(count, ir.IntType(64))
@@ -303,11 +307,16 @@ if config.DISABLE_JIT:
     def lanes(a):
         return VECTOR_BYTES // a.itemsize
 
+    def _span(a, i, count):  # the compiled intrinsics check nothing: here a stray index fails
+        if not 0 <= i <= a.size - count:
+            raise IndexError(f"{count} entries from {i} on in an array of {a.size}")
+        return slice(i, i + count)
+
     def vload(a, i):
-        return a[i:i + lanes(a)].copy()
+        return a[_span(a, i, lanes(a))].copy()
 
     def vstore(a, i, v):
-        a[i:i + lanes(a)] = v
+        a[_span(a, i, lanes(a))] = v
 
     def vsplat(x, a):
         return np.full(lanes(a), x, a.dtype)
@@ -338,7 +347,7 @@ if config.DISABLE_JIT:
 
     def vcompress(v, k, cols, n):
         found = k + np.flatnonzero(v > 0)
-        cols[n:n + found.size] = found
+        cols[_span(cols, n, v.size)][:found.size] = found  # room for all lanes, as compiled
         return found.size
 
     def vstep(v):
