@@ -64,9 +64,9 @@ def l2_bytes(cache="/sys/devices/system/cpu/cpu0/cache"):
 HOST_VECTOR_BYTES = host_vector_bytes()
 L2_BYTES = l2_bytes()
 VECTOR_BYTES = chosen_vector_bytes(host=HOST_VECTOR_BYTES)
-# AVX-512 stores the chosen lanes of a vector contiguously in one instruction (vpcompressd):
-# the column search compacts a vector of columns at a time; elsewhere LLVM would emulate it
-# with a branch per lane, and a branch-free scalar loop does better
+# AVX-512 packs the chosen lanes of a vector together in one instruction (vpcompressd), then
+# stores them as a vector: the column search compacts a vector of columns at a time; elsewhere
+# LLVM would emulate it with a branch per lane, and a branch-free scalar loop does better
 COMPRESS_STORES = VECTOR_BYTES == 64
 # Rows the micro-kernels keep in registers, two vectors of units each (kernels.micro): 8
 # (sixteen accumulators) in AVX-512's 32 registers, each weight vector loaded once for 8 rows

@@ -62,7 +62,8 @@ def _block_columns(X, rows, g0, cols, mass):
     column with a nan is left out).
 
     With compress stores (AVX-512), a vector of columns at a time: their absolute sums, the
-    positive ones' indices stored in one instruction. Otherwise, and for the columns after the
+    positive ones' indices packed and stored as one vector (it fits: n <= k, so it ends
+    within the n_inputs entries a tile has in cols). Otherwise, and for the columns after the
     last whole vector: the absolute sums (a loop LLVM vectorises), then a branch-free
     compaction.
     """
