@@ -1,13 +1,13 @@
 """Every hidden activation x output, on both plans, dense and CSR, float64 and float32: cost,
 gradient, Hessian products, outputs and the checker against the numpy reference and against
-JAX's automatic differentiation (an oracle that shares no code with either); sample weights
+PyTorch's automatic differentiation (an oracle that shares no code with either); sample weights
 against repeated rows; saturated units; bad names and weights."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
 
 import fastnn
 from fastnn import reference
@@ -15,7 +15,7 @@ from fastnn.layout import unpack
 from fastnn.rows import make_rows
 from conftest import DTYPES, RTOL, assert_close
 
-jax.config.update("jax_enable_x64", True)
+torch.set_num_threads(1)  # tiny products; no thread pool left spinning beside Numba's
 
 ACTIVATIONS, OUTPUTS = reference.ACTIVATIONS, reference.OUTPUTS
 PAIRS = [(a, o) for a in ACTIVATIONS for o in OUTPUTS]
@@ -35,64 +35,64 @@ def task(layers, output, m=45, seed=0, scale=0.8):
     return params, X, y, rng.uniform(0.1, 3.0, m)
 
 
-def jax_cost(params, layers, X, y, lam, activation, output, weights):
-    """The loss of the issue's definitions, written directly in jax.numpy (autodiff'd)."""
-    f = {"logistic": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu,
+def torch_cost(params, layers, X, y, lam, activation, output, weights):
+    """The loss of the issue's definitions, written directly in torch (params a tensor)."""
+    f = {"logistic": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
          "identity": lambda z: z}[activation]
-    at, a = 0, jnp.asarray(X)
-    thetas = []
+    thetas, at = [], 0
     for n_in, n_out in zip(layers[:-1], layers[1:]):
-        theta = params[at:at + n_out * (n_in + 1)].reshape(n_out, n_in + 1)
-        at += theta.size
-        thetas.append(theta)
+        thetas.append(params[at:at + n_out * (n_in + 1)].reshape(n_out, n_in + 1))
+        at += n_out * (n_in + 1)
+    a = torch.as_tensor(X)
     for theta in thetas[:-1]:
         a = f(a @ theta[:, 1:].T + theta[:, 0])
     z = a @ thetas[-1][:, 1:].T + thetas[-1][:, 0]
     if output == "identity":
-        losses = 0.5 * jnp.sum((z - jnp.asarray(y).reshape(z.shape)) ** 2, axis=1)
+        losses = 0.5 * torch.sum((z - torch.as_tensor(y).reshape(z.shape)) ** 2, dim=1)
     else:
-        Y = jax.nn.one_hot(y, layers[-1], dtype=z.dtype)
+        Y = F.one_hot(torch.as_tensor(y), layers[-1]).to(z.dtype)
         if output == "softmax":
-            losses = -jnp.sum(Y * jax.nn.log_softmax(z, axis=1), axis=1)
+            losses = -torch.sum(Y * F.log_softmax(z, dim=1), dim=1)
         else:
-            losses = -jnp.sum(Y * jax.nn.log_sigmoid(z) + (1 - Y) * jax.nn.log_sigmoid(-z),
-                              axis=1)
-    s = jnp.ones(len(X)) if weights is None else jnp.asarray(weights)
-    penalty = sum(jnp.sum(t[:, 1:] ** 2) for t in thetas)
-    return (jnp.dot(s, losses) + lam / 2 * penalty) / jnp.sum(s)
+            losses = -torch.sum(Y * F.logsigmoid(z) + (1 - Y) * F.logsigmoid(-z), dim=1)
+    s = torch.ones(len(X), dtype=z.dtype) if weights is None else torch.as_tensor(weights)
+    penalty = sum(torch.sum(t[:, 1:] ** 2) for t in thetas)
+    return (s @ losses + lam / 2 * penalty) / torch.sum(s)
 
 
-def jax_oracle(params, layers, X, y, lam, activation, output, weights, v):
-    """(J, gradient, Hessian times v) by JAX: grad, and the forward derivative of grad."""
-    def cost(p):
-        return jax_cost(p, layers, X, y, lam, activation, output, weights)
-    J, grad = jax.value_and_grad(cost)(jnp.asarray(params))
-    _, hv = jax.jvp(jax.grad(cost), (jnp.asarray(params),), (jnp.asarray(v),))
-    return float(J), np.asarray(grad), np.asarray(hv)
+def torch_oracle(params, layers, X, y, lam, activation, output, weights, v):
+    """(J, gradient, Hessian times v) by PyTorch autograd: the gradient, then the gradient of
+    its dot product with v (double back-propagation)."""
+    p = torch.tensor(params, requires_grad=True)
+    J = torch_cost(p, layers, X, y, lam, activation, output, weights)
+    (grad,) = torch.autograd.grad(J, p, create_graph=True)
+    (hv,) = torch.autograd.grad(grad @ torch.as_tensor(v), p)
+    return J.item(), grad.detach().numpy(), hv.numpy()
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("layers", DEPTHS, ids=str)
 @pytest.mark.parametrize("activation,output", PAIRS)
-def test_cost_gradient_and_hessian_products_equal_jax(activation, output, layers, sparse,
-                                                      weighted):
+def test_cost_gradient_and_hessian_products_equal_torch_autograd(activation, output, layers,
+                                                                sparse, weighted):
     """float64, both plans: J and the gradient to 1e-10 relative, H v (the R-operator) too."""
     params, X, y, s = task(layers, output)
     s = s if weighted else None
     v = np.random.default_rng(1).normal(size=params.size)
-    J_jax, grad_jax, hv_jax = jax_oracle(params, layers, X, y, 0.4, activation, output, s, v)
+    J_torch, grad_torch, hv_torch = torch_oracle(params, layers, X, y, 0.4, activation, output,
+                                                 s, v)
     X_in = sp.csr_matrix(X) if sparse else X
     units = dict(activation=activation, output=output, sample_weight=s)
     for plan in ("fused", "blas"):
         objective = fastnn.Objective.on(make_rows(layers, X_in, y, plan=plan, **units), 0.4)
         J, grad = objective(params)
-        assert J == pytest.approx(J_jax, rel=1e-10)
-        assert_close(grad, grad_jax, 1e-10)
-        assert_close(objective.hessp(params, v), hv_jax, 1e-10)
+        assert J == pytest.approx(J_torch, rel=1e-10)
+        assert_close(grad, grad_torch, 1e-10)
+        assert_close(objective.hessp(params, v), hv_torch, 1e-10)
     J_ref, grad_ref = reference.cost_grad(params, layers, X, y, 0.4, **units)
-    assert J == pytest.approx(J_ref, rel=1e-12) and J_ref == pytest.approx(J_jax, rel=1e-12)
-    assert_close(grad_ref, grad_jax, 1e-12)
+    assert J == pytest.approx(J_ref, rel=1e-12) and J_ref == pytest.approx(J_torch, rel=1e-12)
+    assert_close(grad_ref, grad_torch, 1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
