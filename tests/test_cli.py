@@ -178,9 +178,15 @@ def test_bench_runs_the_benchmarks():
     assert ratio == pytest.approx(ms["numpy"] / ms["fastnn"], rel=0.02)
 
 
-def test_bench_outside_a_checkout_says_so(tmp_path):
-    out = run("bench", cwd=tmp_path)
-    assert out.returncode == 1 and "source checkout" in out.stderr
+def test_bench_outside_a_checkout_says_so(tmp_path, monkeypatch, capsys):
+    """An installed package (no bench/ beside it), run from a folder with no bench/ either;
+    in-process, so that it holds whether this fastnn is installed or a checkout's."""
+    from fastnn import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "fastnn" / "cli.py"))
+    assert cli.main(["bench"]) == 1
+    assert "source checkout" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args", [[], ["train", "--maxiter", "many"], ["train", "--method", "Adam"],
