@@ -102,7 +102,7 @@ def _plan_limit(forward, dtype):
     if not forward:
         return BLAS_FROM_WEIGHTS
     if TILE_ROWS == 8 and L2_BYTES:
-        return BLAS_FORWARD_FROM_L2_SHARE * L2_BYTES / np.dtype(dtype).itemsize
+        return int(BLAS_FORWARD_FROM_L2_SHARE * L2_BYTES) // np.dtype(dtype).itemsize
     return BLAS_FORWARD_FROM_WEIGHTS
 
 
