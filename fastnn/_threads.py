@@ -18,7 +18,7 @@ import sys
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 
 def set_num_threads(n):
@@ -45,7 +45,7 @@ def thread_limits(n_threads=None):
     1
     """
     before = numba.get_num_threads()
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_held_at_one():
         set_num_threads(numba.config.NUMBA_NUM_THREADS if n_threads is None else n_threads)
         try:
             yield
