@@ -36,6 +36,7 @@ def export(rev, folder):
 
 
 WIDE = (784, 256, 128, 10)  # the BLAS plan's layers, on 2000 rows of dense X
+NARROW = (5, 50, 1)  # a regressor's (kernels.fused.by_dots), on 1500 rows: bench/test_units_bench
 
 
 def workloads(new, base):
@@ -68,6 +69,16 @@ def workloads(new, base):
                *(m.Objective(WIDE, Xw, yw, 1.0, dtype=dtype) for m in (new, base)))
         yield (f"predict {shape} {name}", WIDE,
                *(lambda p, m=m, dt=dtype, Xc=Xc: m.predict(p, WIDE, Xc, dt) for m in (new, base)))
+    Xn, yn = rng.uniform(-1, 1, (1500, NARROW[0])), rng.normal(size=1500)
+    units = dict(activation="relu", output="identity")
+    for dtype in (np.float64, np.float32):
+        name, Xc = np.dtype(dtype).name, np.ascontiguousarray(Xn, dtype=dtype)
+        shape = "-".join(map(str, NARROW))
+        yield (f"Objective {shape} relu {name}", NARROW,
+               *(m.Objective(NARROW, Xn, yn, 1e-4, dtype=dtype, **units) for m in (new, base)))
+        yield (f"outputs {shape} relu {name}", NARROW,
+               *(lambda p, m=m, dt=dtype, Xc=Xc: m.outputs(p, NARROW, Xc, dt, **units)
+                 for m in (new, base)))
 
 
 def hessp_along(objective, v):

@@ -31,6 +31,12 @@ TILE_CHUNK_MIN_ROWS = 256  # rows a BLAS-plan chunk has at least, where m allows
 COST_GRAD_TILE_ROWS = 1024
 FORWARD_TILE_ROWS = 1024
 
+# A layer of units whose outputs fill few lanes (a regressor's one output) goes forward by a
+# dot product per row and unit, its gradient transposed (kernels.packing.by_dots), where that
+# takes fewer vector operations: one per vector of inputs plus this many for adding up a
+# vector's lanes
+DOT_REDUCE_COST = 4
+
 # The gradient checker (fastnn.kernels.differences)
 CHECKER_PARAM_CHUNKS = 64  # chunks of parameters, each with its own copy of the weights
 

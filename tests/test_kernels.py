@@ -60,11 +60,30 @@ def test_packed_weights_hold_every_weight_once(layers, dtype):
     assert np.all(place.padded[1:] % lanes == 0)  # whole vectors of units
     assert np.sort(packed.forward[packed.forward != 0]).tolist() == w.tolist()
     back = np.zeros(w.size)
-    packing.add_unpacked(packed.forward, sizes, place, back)
+    packing.add_unpacked(packed.forward, sizes, place, back, lanes)  # no layer by dots here
     np.testing.assert_array_equal(back, w)
     # backward: Theta_l[:, 1:] for l >= 1, every such weight once
     hidden = np.concatenate([t[:, 1:].ravel() for t in fastnn.unpack(w, layers)[1:]] or [[]])
     assert np.sort(packed.backward[packed.backward != 0]).tolist() == np.sort(hidden).tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_layer_by_dots_unpacks_its_transposed_gradient(dtype):
+    """A layer of one unit over 40 goes by dots at every width; its block of a packed gradient
+    is read as rows of units, the bias first and the inputs from a vector on."""
+    layers = (3, 40, 1)
+    sizes, w = np.array(layers, np.int64), np.arange(1.0, 1 + fastnn.n_params(layers))
+    place = packing.placement(sizes, w.astype(dtype))
+    lanes = _isa.VECTOR_BYTES // np.dtype(dtype).itemsize
+    packed = packing.pack_weights(w.astype(dtype), sizes, place).forward.copy()
+    theta = fastnn.unpack(w, layers)[1]  # (1, 41)
+    at = place.forward_at[1]
+    packed[at:] = 0
+    packed[at] = theta[0, 0]
+    packed[at + lanes:at + lanes + 40] = theta[0, 1:]
+    back = np.zeros(w.size)
+    packing.add_unpacked(packed, sizes, place, back, lanes)
+    np.testing.assert_array_equal(back, w)
 
 
 def test_argmax_rows_is_numpys_argmax_first_of_equals():

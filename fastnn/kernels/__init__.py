@@ -13,7 +13,8 @@ The map (each public driver is ``parallel=True``; :mod:`fastnn._jit` serialises 
                                      differences.full_differences (-> fused.cost_grad_rows)
 
     fused, hessian  ->  micro (affine_tile, outer_tile; sparse_affine_tile, sparse_outer_tile
-            |               for CSR rows)  ->  vectors (explicit SIMD registers)
+            |               for CSR rows; dot_rows, dot_outer for layers of few units)
+            |               ->  vectors (explicit SIMD registers)
             |               packing (groups, chunks, the packed weight layout, fixed-order sums)
             +-----------    columns (the first layer's non-zero input columns, dense X)
     differences     ->  scalars (activations, softplus difference), fused.cost_grad_rows

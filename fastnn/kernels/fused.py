@@ -17,11 +17,13 @@ from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .columns import start_group, unsearched_columns, worker_columns
 from .inputs import by_input, values
-from .micro import (activate_block, affine_tile, loss_columns, outer_tile, output_values,
-                    sparse_affine_tile, sparse_outer_tile, times_slope, weigh_column)
-from .packing import (Placement, Packed, add_unpacked, aligned_zeros, chunk,
+from .micro import (activate_block, affine_tile, dot_outer, dot_rows, loss_columns, outer_tile,
+                    output_values, sparse_affine_tile, sparse_outer_tile, times_slope,
+                    weigh_column)
+from .packing import (Placement, Packed, add_unpacked, aligned_zeros, by_dots, chunk,
                       fixed_order_sum, placement, n_chunks, pack_weights, summed_unpacked)
 from .sharing import borrowed, held
+from .vectors import lanes
 
 
 class GroupState(NamedTuple):
@@ -97,7 +99,7 @@ def affine_inputs(group, block, act, l, wt, width, dst, dst_col):
 def outer_inputs(group, block, act, l, d, d_col, gt, width):
     """``outer_tile`` (bias row included) of every tile of a group over layer l's inputs."""
     if l > 0:
-        outer_units(act, group, l, d, d_col, gt, width, True)
+        outer_layer(act, group, l, d, d_col, gt, width, True)
         return
     for t in range(TILES):
         _outer_x(group.X, group, block + t, TILE_ROWS * t, d, d_col, gt, width)
@@ -159,6 +161,17 @@ def outer_units(buffer, group, i, d, d_col, gt, width, bias):
 
 
 @kernel(inline=True)
+def outer_layer(buffer, group, l, d, d_col, gt, width, bias):
+    """Layer l's (l >= 1) outer products into its block gt of a packed gradient: transposed
+    (``dot_outer``) where it goes forward by dots (``packing.by_dots``), else by tiles."""
+    if by_dots(l, group.layers, lanes(gt)):
+        dot_outer(buffer, group.place.column[l], group.place.padded[l], d, d_col,
+                  group.layers[l + 1], gt, bias)
+    else:
+        outer_units(buffer, group, l, d, d_col, gt, width, bias)
+
+
+@kernel(inline=True)
 def back_propagate(buffer, group, i, wt, width, dst, dst_col, accumulate):
     """dst[:, dst_col:] (+)= W^T of layer i's units in buffer, the whole group (wt: a packed
     backward matrix)."""
@@ -171,9 +184,14 @@ def forward_group(group, block, packed, state):
     place = group.place
     n = group.layers.shape[0] - 1
     for l in range(n):
-        affine_inputs(group, block, state.act, l,
-                      packed.forward[place.forward_at[l]:place.forward_at[l + 1]],
-                      place.padded[l + 1], state.pre, place.column[l + 1])
+        forward = packed.forward[place.forward_at[l]:place.forward_at[l + 1]]
+        if by_dots(l, group.layers, lanes(forward)):
+            dot_rows(state.act, place.column[l], place.padded[l],
+                     packed.backward[place.backward_at[l]:place.backward_at[l + 1]], forward,
+                     group.layers[l + 1], state.pre, place.column[l + 1])
+        else:
+            affine_inputs(group, block, state.act, l, forward, place.padded[l + 1], state.pre,
+                          place.column[l + 1])
         if l < n - 1:
             activate_block(state.pre, state.act, place.column[l + 1], place.padded[l + 1],
                            group.activation)
@@ -255,7 +273,7 @@ def cost_grad_rows(X, Y, weights, w, layers, codes, lo, hi, grad, with_grad=True
     loss, _ = cost_grad_chunk(X, Y, weights, layers, codes, place, packed, unsearched_columns(),
                               lo, hi, packed_grad, with_grad)
     if with_grad:
-        add_unpacked(packed_grad, layers, place, grad)
+        add_unpacked(packed_grad, layers, place, grad, lanes(packed_grad))
     return loss
 
 

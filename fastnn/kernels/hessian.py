@@ -11,7 +11,7 @@ from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .columns import start_group
 from .fused import (Group, affine_inputs, affine_units, back_propagate, forward_group, new_state,
-                    outer_inputs, outer_units, output_delta, workspace)
+                    outer_inputs, outer_layer, output_delta, workspace)
 from .micro import activate_block, softmax_row, times_slope
 from .packing import (Placement, Packed, aligned_zeros, chunk, placement, n_chunks, pack_weights,
                       summed_unpacked)
@@ -48,7 +48,7 @@ def _backward_along(group, block, pw, pv, state, r, hv):
         # R{delta [1, a]^T} = R{delta} [1, a]^T + delta [0, R{a}]^T
         outer_inputs(group, block, state.act, l, rdelta, at, H, width)
         if l > 0:
-            outer_units(r.act, group, l, delta, at, H, width, False)
+            outer_layer(r.act, group, l, delta, at, H, width, False)
         if l == 0:
             continue
         WB = pw.backward[place.backward_at[l]:place.backward_at[l + 1]]

@@ -17,7 +17,7 @@ from .._jit import kernel
 from ..tunables import GROUP_ROWS
 from .scalars import LOGISTIC, RELU, SOFTMAX, TANH
 from .vectors import (lanes, vadd, vdiv, vexp, vfma, vlog, vlog_loss, vmax, vmul, vsigmoid,
-                      vsplat, vstep, vstore, vsub, vtanh, vload)
+                      vsplat, vstep, vstore, vsub, vsum, vtanh, vload)
 
 
 # Inputs come as named parameters (x, rows, c0, cols, n), never as a tuple: a NamedTuple of
@@ -64,6 +64,45 @@ def affine_tile(x, rows, c0, cols, n, g0, wt, width, dst, dst_col, accumulate):
             _store_pair(dst[g0 + 5], c, L, a5, b5, pair)
             _store_pair(dst[g0 + 6], c, L, a6, b6, pair)
             _store_pair(dst[g0 + 7], c, L, a7, b7, pair)
+
+
+@kernel()
+def dot_rows(buffer, c, n, wb, bias, k, dst, dst_col):
+    """dst[g, dst_col + j] = bias[j] + sum_i buffer[g, c + i] wb[(1 + j) n + i] for every row
+    g of the group and j < k: a dot product of whole vectors per row and unit, for a layer of
+    few units (``packing.by_dots``). n: the inputs' padded width; wb: the layer's
+    packed backward matrix (W[j, 1:] in row 1 + j, zero-padded); the padding lanes of dst
+    are left as they are."""
+    L = lanes(wb)
+    for g in range(GROUP_ROWS):
+        row = buffer[g]
+        for j in range(k):
+            o = (1 + j) * n
+            total = vmul(vload(row, c), vload(wb, o))
+            for i in range(L, n, L):
+                total = vfma(vload(row, c + i), vload(wb, o + i), total)
+            dst[g, dst_col + j] = bias[j] + vsum(total)
+
+
+# ordered: as outer_tile
+@kernel(ordered=True)
+def dot_outer(buffer, c, n, d, d_col, k, gt, bias):
+    """The gradient of a layer that ``dot_rows`` ran, transposed: gt[j (L + n) + L + i] +=
+    sum_g buffer[g, c + i] d[g, d_col + j] over the group's rows, for j < k and i < n (whole
+    vectors); with ``bias`` also gt[j (L + n)] += sum_g d[g, d_col + j]."""
+    L = lanes(gt)
+    for j in range(k):
+        o = j * (L + n)
+        if bias:
+            total = d[0, d_col + j]
+            for g in range(1, GROUP_ROWS):
+                total += d[g, d_col + j]
+            gt[o] += total
+        for i in range(0, n, L):
+            acc = vload(gt, o + L + i)
+            for g in range(GROUP_ROWS):
+                acc = vfma(vsplat(d[g, d_col + j], gt), vload(buffer[g], c + i), acc)
+            vstore(gt, o + L + i, acc)
 
 
 @kernel(inline=True)

@@ -9,7 +9,8 @@ For the micro-kernels each weight matrix Theta_l ``(s_{l+1}, s_l + 1)`` is laid 
 per call (``pack_weights``): transposed, one row of units per input, bias row first, units
 zero-padded to whole vectors (``forward``); and for back-propagation Theta_l[:, 1:] itself,
 padded, under a zero bias row (``backward``). Gradients are accumulated in the forward layout
-and unpacked once (``add_unpacked``).
+and unpacked once (``add_unpacked``), but for a layer that goes by dot products (``by_dots``),
+whose block holds its gradient transposed.
 
 A parallel driver whose ``prange`` body reads a NamedTuple builds it by calling the class
 itself (``Placement(*placement(...))``): Numba rebuilds the tuple inside the body from source that
@@ -21,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._jit import kernel
-from ..tunables import GROUP_ROWS, MAX_CHUNKS
+from ..tunables import DOT_REDUCE_COST, GROUP_ROWS, MAX_CHUNKS
 from .vectors import lanes
 
 
@@ -124,14 +125,36 @@ def pack_weights(w, layers, place):
     return Packed(forward, backward)
 
 
+@kernel(inline=True)
+def by_dots(l, layers, L):
+    """Whether layer l's units (l >= 1: its inputs are units too) go forward by a dot product
+    per row and unit (``micro.dot_rows``) rather than a vector of units per input
+    (``micro.affine_tile``), for vectors of L lanes: by their vector operations per row,
+    n_out (inputs' vectors + DOT_REDUCE_COST) against n_in (units' vectors). Such a layer's
+    gradient is accumulated transposed (``micro.dot_outer``, read by ``add_unpacked``)."""
+    if l == 0:
+        return False
+    n_in, n_out = layers[l], layers[l + 1]
+    return n_out * ((n_in + L - 1) // L + DOT_REDUCE_COST) < n_in * ((n_out + L - 1) // L)
+
+
 @kernel()
-def add_unpacked(packed_grad, layers, place, grad):
+def add_unpacked(packed_grad, layers, place, grad, L):
     """grad += packed_grad, a gradient accumulated in the packed forward layout (a row of it at
-    a time, as ``pack_weights``)."""
+    a time, as ``pack_weights``) of vectors of L lanes; a ``by_dots`` layer's block holds its
+    gradient transposed instead: row j of Theta_l from ``j (L + padded[l])`` on, the bias
+    first, then the inputs from L on."""
     weights_at = offsets(layers).weights
     for l in range(layers.shape[0] - 1):
         G = grad[weights_at[l]:weights_at[l + 1]].reshape(layers[l + 1], layers[l] + 1)
         width = place.padded[l + 1]
+        if by_dots(l, layers, L):
+            for j in range(layers[l + 1]):
+                at = place.forward_at[l] + j * (L + place.padded[l])
+                G[j, 0] += packed_grad[at]
+                for i in range(layers[l]):
+                    G[j, 1 + i] += packed_grad[at + L + i]
+            continue
         for i in range(layers[l] + 1):
             at = place.forward_at[l] + i * width
             for j in range(layers[l + 1]):
@@ -150,7 +173,8 @@ def fixed_order_sum(partial):
 
 @kernel()
 def summed_unpacked(partial, layers, place, size):
-    """The rows of partial (packed layout) summed in a fixed order, unpacked: ``(size,)``."""
+    """The rows of partial (packed layout, its dtype's lanes) summed in a fixed order,
+    unpacked: ``(size,)``."""
     total = np.zeros(size)
-    add_unpacked(fixed_order_sum(partial), layers, place, total)
+    add_unpacked(fixed_order_sum(partial), layers, place, total, lanes(partial))
     return total
