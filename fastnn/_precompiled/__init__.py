@@ -1,7 +1,7 @@
 """Kernels compiled ahead of time for x86-64 CPU levels, shipped with the package.
 
 Numba compiles a kernel on its first call: a new user's first ``cost_grad`` would wait
-12-24 s. So the package carries, for each x86-64 micro-architecture level (``x86-64-v3``: AVX2
+12-32 s. So the package carries, for each x86-64 micro-architecture level (``x86-64-v3``: AVX2
 and FMA; ``x86-64-v4``: AVX-512), ``<level>.tar.xz`` in this folder: Numba's cache entries of every
 kernel Python calls (those :mod:`fastnn.kernels` exports), on every path :func:`fastnn.warmup`
 runs, compiled for that level (``NUMBA_CPU_NAME=<level>``: code for any CPU of the level, not
