@@ -33,8 +33,7 @@ FORWARD_TILE_ROWS = 1024
 
 # A layer of units whose outputs fill few lanes (a regressor's one output) goes forward by a
 # dot product per row and unit, its gradient transposed (kernels.packing.by_dots), where that
-# takes fewer vector operations: one per vector of inputs plus this many for adding up a
-# vector's lanes
+# takes fewer loads: two per vector of inputs plus this many for adding up a vector's lanes
 DOT_REDUCE_COST = 4
 
 # The gradient checker (fastnn.kernels.differences)

@@ -69,12 +69,13 @@ def test_packed_weights_hold_every_weight_once(layers, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_layer_by_dots_unpacks_its_transposed_gradient(dtype):
-    """A layer of one unit over 40 goes by dots at every width; its block of a packed gradient
-    is read as rows of units, the bias first and the inputs from a vector on."""
+    """A layer of one unit over 40 goes by dots (on AVX2 and AVX-512); its block of a packed
+    gradient is read as rows of units, the bias first and the inputs from a vector on."""
     layers = (3, 40, 1)
     sizes, w = np.array(layers, np.int64), np.arange(1.0, 1 + fastnn.n_params(layers))
     place = packing.placement(sizes, w.astype(dtype))
     lanes = _isa.VECTOR_BYTES // np.dtype(dtype).itemsize
+    assert packing.by_dots(1, sizes, lanes)
     packed = packing.pack_weights(w.astype(dtype), sizes, place).forward.copy()
     theta = fastnn.unpack(w, layers)[1]  # (1, 41)
     at = place.forward_at[1]

@@ -20,7 +20,7 @@ torch.set_num_threads(1)  # tiny products; no thread pool left spinning beside N
 ACTIVATIONS, OUTPUTS = reference.ACTIVATIONS, reference.OUTPUTS
 PAIRS = [(a, o) for a in ACTIVATIONS for o in OUTPUTS]
 # one and two hidden layers; the last two have layers of few units (kernels.fused.by_dots)
-DEPTHS = [(9, 6, 4), (9, 7, 5, 3), (9, 12, 1), (9, 20, 2, 3)]
+DEPTHS = [(9, 6, 4), (9, 7, 5, 3), (9, 12, 1), (9, 40, 2, 3)]
 
 
 def task(layers, output, m=45, seed=0, scale=0.8):

@@ -129,13 +129,14 @@ def pack_weights(w, layers, place):
 def by_dots(l, layers, L):
     """Whether layer l's units (l >= 1: its inputs are units too) go forward by a dot product
     per row and unit (``micro.dot_rows``) rather than a vector of units per input
-    (``micro.affine_tile``), for vectors of L lanes: by their vector operations per row,
-    n_out (inputs' vectors + DOT_REDUCE_COST) against n_in (units' vectors). Such a layer's
-    gradient is accumulated transposed (``micro.dot_outer``, read by ``add_unpacked``)."""
+    (``micro.affine_tile``), for vectors of L lanes: by their loads per row, n_out (two a
+    vector of inputs, the activations' and the weights', + DOT_REDUCE_COST) against n_in
+    (one a vector of units: the row's input broadcast). Such a layer's gradient is
+    accumulated transposed (``micro.dot_outer``, read by ``add_unpacked``)."""
     if l == 0:
         return False
     n_in, n_out = layers[l], layers[l + 1]
-    return n_out * ((n_in + L - 1) // L + DOT_REDUCE_COST) < n_in * ((n_out + L - 1) // L)
+    return n_out * (2 * ((n_in + L - 1) // L) + DOT_REDUCE_COST) < n_in * ((n_out + L - 1) // L)
 
 
 @kernel()
